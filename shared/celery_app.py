@@ -1,0 +1,96 @@
+"""Celery, configured once for every GeoPin process (gateway, embedder, searcher).
+
+The reliability settings follow REFERENCE.md section 4: a task is acknowledged
+only after it ran (``acks_late``), a task whose worker died is delivered again
+(``reject_on_worker_lost``; Redis redelivers unacknowledged tasks after the
+visibility timeout), and a worker takes one task at a time so a slow embedding
+never holds others hostage.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from celery import Celery, Task, chain
+from celery.exceptions import SoftTimeLimitExceeded
+
+from shared.jobs import JobStore
+from shared.logs import configure_logging
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EMBED_TASK = "geopin.embed"
+SEARCH_TASK = "geopin.search"
+EMBED_QUEUE = "embed"
+SEARCH_QUEUE = "search"
+
+
+def make_celery(settings: Settings, name: str = "geopin") -> Celery:
+    app = Celery(name)
+    broker = settings.celery.broker_url or settings.redis.url
+    # Plain queue names (no key prefix): KEDA and the gateway's backpressure read the
+    # lists ``embed`` and ``search`` directly. Separate deployments use separate Redis DBs.
+    transport_options: dict[str, Any] = {"visibility_timeout": settings.celery.visibility_timeout_s}
+    app.conf.update(
+        broker_url=broker,
+        broker_transport_options=transport_options,
+        broker_connection_retry_on_startup=True,
+        # Job state lives in the job store; Celery's own result backend would be a second copy.
+        task_ignore_result=True,
+        task_serializer="json",
+        accept_content=["json"],
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_cancel_long_running_tasks_on_connection_loss=True,
+        task_soft_time_limit=settings.celery.soft_time_limit_s,
+        task_time_limit=settings.celery.hard_time_limit_s,
+        task_routes={EMBED_TASK: {"queue": EMBED_QUEUE}, SEARCH_TASK: {"queue": SEARCH_QUEUE}},
+        task_default_queue=EMBED_QUEUE,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+    )
+    return app
+
+
+def enqueue_locate(app: Celery, job_id: str) -> None:
+    """Send the job down the pipeline: embed on the ``embed`` queue, then search."""
+    chain(
+        app.signature(EMBED_TASK, args=(job_id,), immutable=True, queue=EMBED_QUEUE),
+        app.signature(SEARCH_TASK, args=(job_id,), immutable=True, queue=SEARCH_QUEUE),
+    ).apply_async()
+
+
+class JobTask(Task):  # type: ignore[misc]
+    """A pipeline task whose first argument is a job ID; a task failing for good fails its job.
+
+    Workers register tasks with ``base=JobTask, store=...``: Celery sets extra decorator
+    arguments as class attributes.
+    """
+
+    store: JobStore
+
+    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
+        job_id = args[0]
+        if isinstance(exc, SoftTimeLimitExceeded):
+            code, message = "timeout", "the job took longer than the worker's time limit"
+        else:
+            code = "internal-error"
+            message = f"{self.name} failed unexpectedly; operators can find task {task_id} in logs"
+        log.error("job %s failed in %s: %r", job_id, self.name, exc)
+        self.store.fail(job_id, code, message)
+
+
+def run_worker(create_app: Callable[[Settings], Celery], options: list[str]) -> None:
+    """Start a worker process: settings from the environment, then Celery's own CLI.
+
+    ``options`` are the service's defaults; command-line arguments come after them and win.
+    """
+    settings = Settings()
+    configure_logging(settings.log_level)
+    app = create_app(settings)
+    app.worker_main(["worker", f"--loglevel={settings.log_level}", *options, *sys.argv[1:]])

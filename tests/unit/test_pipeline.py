@@ -1,0 +1,151 @@
+"""The embed and search steps, with small in-memory fakes at the storage boundary."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+from shared.geo import LatLon
+from shared.images import UndecodableImage
+from shared.index import Match, ModelMismatch
+from shared.jobs import Job, JobError, JobStatus, QueryVector, StatusChange, utc_now
+from shared.pipeline import embed_step, search_step
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.jobs: dict[str, Job] = {}
+        self.uploads: dict[str, bytes] = {}
+        self.vectors: dict[str, QueryVector] = {}
+
+    def create(self, upload: bytes, top_k: int) -> Job:
+        job = Job(job_id=f"job-{len(self.jobs)}", top_k=top_k)
+        self.jobs[job.job_id], self.uploads[job.job_id] = job, upload
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self.jobs.get(job_id)
+
+    def _move(self, job_id: str, status: JobStatus) -> Job:
+        job = self.jobs[job_id]
+        job.status = status
+        job.history.append(StatusChange(status, utc_now()))
+        return job
+
+    def mark_running(self, job_id: str) -> Job | None:
+        if self.jobs[job_id].status is JobStatus.QUEUED:
+            self._move(job_id, JobStatus.RUNNING)
+        return self.jobs[job_id]
+
+    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
+        if self.jobs[job_id].status.is_terminal:
+            return False
+        self._move(job_id, JobStatus.SUCCEEDED).result = result
+        return True
+
+    def fail(self, job_id: str, code: str, message: str) -> bool:
+        if self.jobs[job_id].status.is_terminal:
+            return False
+        self._move(job_id, JobStatus.FAILED).error = JobError(code, message)
+        return True
+
+    def load_upload(self, job_id: str) -> bytes | None:
+        return self.uploads.get(job_id)
+
+    def delete_upload(self, job_id: str) -> None:
+        self.uploads.pop(job_id, None)
+
+    def save_vector(self, job_id: str, query: QueryVector) -> None:
+        self.vectors[job_id] = replace(query, embedded_at=utc_now())
+
+    def load_vector(self, job_id: str) -> QueryVector | None:
+        return self.vectors.get(job_id)
+
+    def delete_vector(self, job_id: str) -> None:
+        self.vectors.pop(job_id, None)
+
+
+class CountingEmbedder:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def embed(self, data: bytes) -> QueryVector:
+        self.calls += 1
+        if data == b"bad":
+            raise UndecodableImage("the photo is truncated")
+        return QueryVector("model-a", np.ones(4, dtype=np.float32) / 2)
+
+
+class FixedIndex:
+    def __init__(self, model_id: str = "model-a") -> None:
+        self.model_id = model_id
+
+    def search(self, vector: np.ndarray, k: int, model_id: str) -> list[Match]:
+        if model_id != self.model_id:
+            raise ModelMismatch("index built by another model")
+        return [Match(f"ref-{i}", LatLon(52.0 + i, 4.0), 1.0 - i / 10) for i in range(k)]
+
+
+@pytest.fixture
+def store() -> MemoryStore:
+    return MemoryStore()
+
+
+def test_embedding_keeps_the_vector_and_deletes_the_photo(store: MemoryStore) -> None:
+    job = store.create(b"photo", 3)
+    assert embed_step(job.job_id, store, CountingEmbedder())
+    assert store.load_vector(job.job_id) is not None
+    assert store.load_upload(job.job_id) is None
+    assert store.jobs[job.job_id].status is JobStatus.RUNNING
+
+
+def test_redelivered_embed_after_a_crash_reuses_the_stored_vector(store: MemoryStore) -> None:
+    job = store.create(b"photo", 3)
+    embedder = CountingEmbedder()
+    embed_step(job.job_id, store, embedder)
+    assert embed_step(job.job_id, store, embedder)  # delivered again: nothing recomputed
+    assert embedder.calls == 1
+
+
+def test_rejected_photo_fails_the_job_with_the_image_code(store: MemoryStore) -> None:
+    job = store.create(b"bad", 3)
+    assert not embed_step(job.job_id, store, CountingEmbedder())
+    failed = store.jobs[job.job_id]
+    assert failed.status is JobStatus.FAILED
+    assert failed.error == JobError("undecodable-image", "the photo is truncated")
+
+
+def test_search_records_best_first_matches_and_top_match_location(store: MemoryStore) -> None:
+    job = store.create(b"photo", 3)
+    embed_step(job.job_id, store, CountingEmbedder())
+    search_step(job.job_id, store, FixedIndex())
+    done = store.jobs[job.job_id]
+    assert done.status is JobStatus.SUCCEEDED
+    assert [m["id"] for m in done.result["matches"]] == ["ref-0", "ref-1", "ref-2"]
+    assert done.result["location"] == {"lat": 52.0, "lon": 4.0}
+    assert set(done.result["timings"]) == {"queued_s", "embed_s", "handoff_s", "search_s"}
+    assert all(t >= 0 for t in done.result["timings"].values())
+    assert store.load_vector(job.job_id) is None
+
+
+def test_second_search_delivery_never_changes_the_result(store: MemoryStore) -> None:
+    job = store.create(b"photo", 2)
+    embed_step(job.job_id, store, CountingEmbedder())
+    search_step(job.job_id, store, FixedIndex())
+    first = dict(store.jobs[job.job_id].result or {})
+    search_step(job.job_id, store, FixedIndex())
+    assert store.jobs[job.job_id].result == first
+    assert [h.status for h in store.jobs[job.job_id].history].count(JobStatus.SUCCEEDED) == 1
+
+
+def test_query_from_another_model_fails_the_job_clearly(store: MemoryStore) -> None:
+    job = store.create(b"photo", 2)
+    embed_step(job.job_id, store, CountingEmbedder())
+    search_step(job.job_id, store, FixedIndex(model_id="model-b"))
+    failed = store.jobs[job.job_id]
+    assert failed.status is JobStatus.FAILED
+    assert failed.error is not None
+    assert failed.error.code == "model-mismatch"

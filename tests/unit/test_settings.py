@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from shared.settings import ResizePolicy, Settings
+
+
+def test_nested_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOPIN_REDIS__URL", "redis://cache:6380/2")
+    monkeypatch.setenv("GEOPIN_IMAGES__RESIZE", "native")
+    monkeypatch.setenv(
+        "GEOPIN_MODEL__PROVIDERS", '["CUDAExecutionProvider", "CPUExecutionProvider"]'
+    )
+    settings = Settings()
+    assert settings.redis.url == "redis://cache:6380/2"
+    assert settings.images.resize is ResizePolicy.NATIVE
+    assert settings.model.providers[0] == "CUDAExecutionProvider"
+
+
+def test_visibility_timeout_must_exceed_the_hard_time_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GEOPIN_CELERY__HARD_TIME_LIMIT_S", "900")
+    with pytest.raises(ValidationError, match="visibility_timeout_s"):
+        Settings()
+
+
+def test_defaults_are_safe_for_a_public_gateway() -> None:
+    settings = Settings()
+    assert settings.images.max_upload_bytes == 20 * 1024 * 1024
+    assert settings.images.max_pixels <= 50_000_000
+    assert settings.celery.hard_time_limit_s < settings.celery.visibility_timeout_s
