@@ -1,0 +1,29 @@
+"""The search task: a job's embedding in, its nearest references recorded as the result."""
+
+from __future__ import annotations
+
+import redis
+from celery import Celery
+
+from shared.backends import job_store, vector_index
+from shared.celery_app import SEARCH_TASK, JobTask
+from shared.index import IndexUnavailable
+from shared.pipeline import search_step
+from shared.settings import Settings
+
+
+def register_tasks(app: Celery, settings: Settings) -> None:
+    store = job_store(settings)
+    index = vector_index(settings)
+
+    @app.task(
+        name=SEARCH_TASK,
+        bind=True,
+        base=JobTask,
+        store=store,
+        autoretry_for=(IndexUnavailable, redis.ConnectionError, redis.TimeoutError),
+        retry_backoff=True,
+        max_retries=settings.celery.max_retries,
+    )
+    def search(self: JobTask, job_id: str) -> None:
+        search_step(job_id, store, index)

@@ -1,0 +1,28 @@
+"""Entry point of the search worker: ``python -m services.searcher.worker [celery options]``."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from shared.celery_app import SEARCH_QUEUE, make_celery, run_worker
+from shared.settings import Settings
+
+from .tasks import register_tasks
+
+
+def create_worker_app(settings: Settings) -> Celery:
+    app = make_celery(settings, "geopin-searcher")
+    register_tasks(app, settings)
+    return app
+
+
+def main() -> None:
+    # Searches wait on Elasticsearch, not the CPU: a few threads keep it busy cheaply.
+    run_worker(
+        create_worker_app,
+        [f"--queues={SEARCH_QUEUE}", "--pool=threads", "--concurrency=4", "--hostname=searcher@%h"],
+    )
+
+
+if __name__ == "__main__":
+    main()
