@@ -1,0 +1,106 @@
+"""Start GeoPin's own processes (gateway, workers) as real subprocesses for tests."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Service:
+    """One subprocess in its own process group, so a kill reaches its pool children too."""
+
+    def __init__(self, name: str, argv: list[str], env: Mapping[str, str], log_dir: Path) -> None:
+        self.name = name
+        self.log_path = log_dir / f"{name}-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            argv,
+            cwd=REPO,
+            env={**os.environ, **env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(text[-lines:])
+
+    def kill(self, sig: signal.Signals = signal.SIGKILL) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+        self.process.wait(timeout=30)
+        self._log.close()
+
+    def stop(self) -> None:
+        """Warm shutdown (SIGTERM lets a worker finish its task), then SIGKILL if it lingers."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+        self._log.close()
+
+
+def start_embedder(env: Mapping[str, str], log_dir: Path) -> Service:
+    return Service("embedder", [sys.executable, "-m", "services.embedder.worker"], env, log_dir)
+
+
+def start_searcher(env: Mapping[str, str], log_dir: Path) -> Service:
+    return Service("searcher", [sys.executable, "-m", "services.searcher.worker"], env, log_dir)
+
+
+def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        "services.gateway.wsgi:app",
+    ]
+    service = Service("gateway", argv, env, log_dir)
+    url = f"http://127.0.0.1:{port}"
+    wait_until(lambda: _answers(url + "/healthz"), 60, f"gateway at {url}", service)
+    return service, url
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def wait_until(
+    predicate: object, timeout_s: float, what: str, service: Service | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if callable(predicate) and predicate():
+            return
+        if service is not None and service.process.poll() is not None:
+            raise AssertionError(f"{service.name} exited early:\n{service.log_tail()}")
+        time.sleep(0.05)
+    tail = f"\n{service.log_tail()}" if service else ""
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{tail}")

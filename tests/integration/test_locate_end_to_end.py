@@ -1,0 +1,76 @@
+"""A photo goes in over HTTP and comes back located: gateway, workers, Redis, Elasticsearch."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from shared.client import GeoPinClient
+from tests.factories import perturbed, place_location, place_photo
+from tests.integration.stack import start_embedder, start_gateway, start_searcher, wait_until
+
+
+@pytest.fixture
+def gateway_url(
+    redis_db: str, base_env: dict[str, str], reference_manifest: Path, tmp_path: Path
+) -> Iterator[str]:
+    env = {**base_env, "GEOPIN_REDIS__URL": redis_db}
+    services = [start_embedder(env, tmp_path), start_searcher(env, tmp_path)]
+    gateway, url = start_gateway(env, tmp_path)
+    services.append(gateway)
+    try:
+        wait_until(
+            lambda: requests.get(url + "/readyz", timeout=5).status_code == 200,
+            90,
+            "readiness",
+            services[0],
+        )
+        yield url
+    finally:
+        for service in services:
+            service.stop()
+
+
+def test_unchanged_reference_photo_is_its_own_top_match(
+    gateway_url: str, reference_manifest: Path
+) -> None:
+    client = GeoPinClient(gateway_url)
+    job = client.wait(client.submit(reference_manifest.parent / "place-007.jpg"), 60)
+    assert job["status"] == "succeeded", job
+    matches = job["result"]["matches"]
+    assert len(matches) == 10  # the default top_k
+    assert matches[0]["id"] == "place-007"
+    assert matches[0]["score"] > 0.999
+    lat, lon = place_location(7)
+    assert job["result"]["location"] == pytest.approx({"lat": lat, "lon": lon}, abs=1e-6)
+    scores = [m["score"] for m in matches]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_perturbed_photo_sent_as_raw_body_is_located(gateway_url: str) -> None:
+    response = requests.post(
+        gateway_url + "/v1/jobs?top_k=5",
+        data=perturbed(place_photo(11)),
+        headers={"Content-Type": "image/jpeg"},
+        timeout=10,
+    )
+    assert response.status_code == 202
+    assert response.headers["Location"].endswith(response.json()["job_id"])
+    job = GeoPinClient(gateway_url).wait(response.json()["job_id"], 60)
+    assert job["status"] == "succeeded", job
+    assert len(job["result"]["matches"]) == 5
+    assert job["created_at"] <= job["updated_at"]
+
+
+def test_locate_command_prints_the_result(gateway_url: str, reference_manifest: Path) -> None:
+    from click.testing import CliRunner
+
+    from shared.cli import main
+
+    photo = reference_manifest.parent / "place-003.jpg"
+    result = CliRunner().invoke(main, ["locate", str(photo), "--url", gateway_url, "--top-k", "3"])
+    assert result.exit_code == 0, result.output
+    assert '"id": "place-003"' in result.output

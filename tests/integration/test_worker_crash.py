@@ -1,0 +1,72 @@
+"""An embedding worker killed while it holds a job loses nothing and duplicates nothing."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import redis
+
+from shared.backends import job_store
+from shared.celery_app import enqueue_locate, make_celery
+from shared.jobs import JobStatus
+from shared.settings import Settings
+from tests.factories import encode, place_photo
+from tests.integration.stack import start_embedder, start_searcher, wait_until
+
+# Short limits so redelivery happens within the test; their order is what production keeps.
+VISIBILITY_TIMEOUT_S = 12
+CRASH_ENV = {
+    "GEOPIN_CELERY__SOFT_TIME_LIMIT_S": "8",
+    "GEOPIN_CELERY__HARD_TIME_LIMIT_S": "10",
+    "GEOPIN_CELERY__VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
+    # A large photo at native size keeps the worker busy long enough to be killed mid-job.
+    "GEOPIN_IMAGES__RESIZE": "native",
+    "GEOPIN_IMAGES__MAX_SIDE": "1400",
+}
+
+
+def test_job_completes_once_after_its_worker_is_killed_mid_embedding(
+    redis_db: str, base_env: dict[str, str], reference_manifest: Path, tmp_path: Path
+) -> None:
+    env = {**base_env, **CRASH_ENV, "GEOPIN_REDIS__URL": redis_db}
+    settings = Settings(
+        redis={"url": redis_db},
+        celery={
+            "soft_time_limit_s": 8,
+            "hard_time_limit_s": 10,
+            "visibility_timeout_s": VISIBILITY_TIMEOUT_S,
+        },
+    )
+    store = job_store(settings)
+    r = redis.Redis.from_url(redis_db)
+    searcher = start_searcher(env, tmp_path)
+    first = start_embedder(env, tmp_path)
+    wait_until(lambda: any(r.scan_iter("geopin:embedders:*")), 60, "model loaded", first)
+
+    job = store.create(encode(place_photo(5, (1400, 1050)), quality=95), top_k=3)
+    enqueue_locate(make_celery(settings), job.job_id)
+    wait_until(lambda: store.get(job.job_id).status is JobStatus.RUNNING, 30, "job running", first)
+    delivered = time.monotonic()
+    first.kill()  # SIGKILL to the whole worker: no warm shutdown, no acknowledgement
+    assert store.get(job.job_id).status is JobStatus.RUNNING
+    assert store.load_vector(job.job_id) is None, "the worker finished before it was killed"
+
+    # kombu looks for overdue unacknowledged tasks 10 s after a worker starts, then only
+    # every 100 s; starting once the task is overdue makes that first look find it.
+    time.sleep(max(0.0, delivered + VISIBILITY_TIMEOUT_S - time.monotonic()))
+    second = start_embedder(env, tmp_path)
+    try:
+        wait_until(lambda: store.get(job.job_id).status.is_terminal, 120, "redelivery", second)
+        finished = store.get(job.job_id)
+        assert finished.status is JobStatus.SUCCEEDED, finished.error
+        assert [h.status for h in finished.history] == [
+            JobStatus.QUEUED,
+            JobStatus.RUNNING,
+            JobStatus.SUCCEEDED,
+        ]
+        assert len(finished.result["matches"]) == 3
+        assert store.load_upload(job.job_id) is None  # the photo is gone once used
+    finally:
+        second.stop()
+        searcher.stop()
