@@ -32,6 +32,7 @@ from shared.model.architecture import (
     UnknownLayout,
     infer_architecture,
     strip_data_parallel_prefix,
+    vgg16_convs,
 )
 
 OPSET = 17  # the newest opset where ReduceMean/ReduceL2 still take their axes as an attribute
@@ -74,13 +75,13 @@ class _GraphWriter:
         self.nodes.append(helper.make_node(op_type, inputs, [out], name=name, **attrs))
         return out
 
-    def conv(self, x: str, key: str, stride: int) -> str:
-        """A bias-free torchvision conv; its padding is kernel // 2, as in every ResNet conv."""
+    def conv(self, x: str, key: str, stride: int, bias: str | None = None) -> str:
+        """A torchvision conv, padded by kernel // 2 as every ResNet and VGG conv is."""
         kernel = int(self._weights[key].shape[-1])
         pad = kernel // 2
         return self.op(
             "Conv",
-            [x, self.weight(key)],
+            [x, self.weight(key), *([self.weight(bias)] if bias else [])],
             kernel_shape=[kernel, kernel],
             strides=[stride, stride],
             pads=[pad, pad, pad, pad],
@@ -117,7 +118,10 @@ def build_cosplace_onnx(
         raise ValueError(f"metadata keys {clash} are set by the builder itself")
     weights = strip_data_parallel_prefix(state_dict)
     graph = _GraphWriter(weights)
-    features = _resnet_backbone(graph, INPUT_NAME, backbone)
+    if backbone is Backbone.VGG16:
+        features = _vgg16_backbone(graph, INPUT_NAME)
+    else:
+        features = _resnet_backbone(graph, INPUT_NAME, backbone)
     _cosplace_head(graph, features)
     model = helper.make_model(
         helper.make_graph(
@@ -157,6 +161,18 @@ def _resnet_backbone(graph: _GraphWriter, x: str, backbone: Backbone) -> str:
         for index in range(blocks):
             stride = 2 if stage > 0 and index == 0 else 1
             x = _residual_block(graph, x, f"backbone.{4 + stage}.{index}", layout.block, stride)
+    return x
+
+
+def _vgg16_backbone(graph: _GraphWriter, x: str) -> str:
+    """torchvision VGG16 ``features[:-2]``: 3x3 convs with ReLUs and 2x2 max pools."""
+    for conv in vgg16_convs():
+        prefix = f"backbone.{conv.module}"
+        x = graph.conv(x, f"{prefix}.weight", stride=1, bias=f"{prefix}.bias")
+        if conv.relu:
+            x = graph.relu(x)
+        if conv.max_pool:
+            x = graph.op("MaxPool", [x], kernel_shape=[2, 2], strides=[2, 2])
     return x
 
 
@@ -221,6 +237,7 @@ def model_identity(state_dict: Mapping[str, npt.NDArray[Any]]) -> str:
 def write_model(model: onnx.ModelProto, path: str | os.PathLike[str]) -> None:
     """Write the model so that readers see the old file or the new one, never half of one."""
     target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     temporary = Path(name)
     try:
