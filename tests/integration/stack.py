@@ -81,7 +81,11 @@ def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
     ]
     service = Service("gateway", argv, env, log_dir)
     url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: _answers(url + "/healthz"), 60, f"gateway at {url}", service)
+    try:
+        wait_until(lambda: _answers(url + "/healthz"), 60, f"gateway at {url}", service)
+    except AssertionError:
+        service.kill()
+        raise
     return service, url
 
 
