@@ -19,9 +19,9 @@ def gateway_url(
 ) -> Iterator[str]:
     env = {**base_env, "GEOPIN_REDIS__URL": redis_db}
     services = [start_embedder(env, tmp_path), start_searcher(env, tmp_path)]
-    gateway, url = start_gateway(env, tmp_path)
-    services.append(gateway)
     try:
+        gateway, url = start_gateway(env, tmp_path)
+        services.append(gateway)
         wait_until(
             lambda: requests.get(url + "/readyz", timeout=5).status_code == 200,
             90,
