@@ -76,7 +76,7 @@ class JobTask(Task):  # type: ignore[misc]
 
     def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
         job_id = args[0]
-        if isinstance(exc, SoftTimeLimitExceeded):
+        if isinstance(exc, SoftTimeLimitExceeded | TimeoutError):
             code, message = "timeout", "the job took longer than the worker's time limit"
         else:
             code = "internal-error"
@@ -85,12 +85,15 @@ class JobTask(Task):  # type: ignore[misc]
         self.store.fail(job_id, code, message)
 
 
-def run_worker(create_app: Callable[[Settings], Celery], options: list[str]) -> None:
+def run_worker(
+    create_app: Callable[[Settings], Celery], options: Callable[[Settings], list[str]]
+) -> None:
     """Start a worker process: settings from the environment, then Celery's own CLI.
 
-    ``options`` are the service's defaults; command-line arguments come after them and win.
+    ``options`` gives the service's defaults; command-line arguments come after them and win.
     """
     settings = Settings()
     configure_logging(settings.log_level)
     app = create_app(settings)
-    app.worker_main(["worker", f"--loglevel={settings.log_level}", *options, *sys.argv[1:]])
+    argv = ["worker", f"--loglevel={settings.log_level}", *options(settings), *sys.argv[1:]]
+    app.worker_main(argv)

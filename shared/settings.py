@@ -77,6 +77,17 @@ class ModelSettings(BaseModel):
     intra_op_threads: int = Field(
         0, ge=0, description="Threads for one inference; 0 lets ONNX Runtime use every core."
     )
+    max_batch: int = Field(
+        8,
+        ge=1,
+        le=256,
+        description="Most photos one inference call embeds; also the embed worker's threads.",
+    )
+    max_wait_ms: float = Field(
+        10.0,
+        ge=0,
+        description="How long the first photo of a batch waits for others, milliseconds.",
+    )
 
 
 class ImageSettings(BaseModel):

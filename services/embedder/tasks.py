@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
+
 import redis
 from celery import Celery
 from celery.exceptions import Ignore
-from celery.signals import worker_process_init
+from celery.signals import worker_init
 
 from shared.backends import job_store, redis_client
 from shared.celery_app import EMBED_TASK, JobTask
@@ -14,15 +16,24 @@ from shared.model.presence import ModelPresence
 from shared.pipeline import embed_step
 from shared.settings import Settings
 
+log = logging.getLogger(__name__)
+
 
 def register_tasks(app: Celery, settings: Settings) -> Embedder:
+    """Register ``geopin.embed``; the worker runs it in threads that share one batcher."""
     store = job_store(settings)
-    embedder = Embedder(settings.model, settings.images)
+    embedder = Embedder(
+        settings.model,
+        settings.images,
+        on_batch=lambda size: log.debug("embedded a batch of %d", size),
+        # Celery's time limits do not apply to the thread pool; this bound does.
+        timeout_s=settings.celery.soft_time_limit_s,
+    )
     presence = ModelPresence(redis_client(settings), settings.redis.key_prefix)
 
-    @worker_process_init.connect(weak=False)
+    @worker_init.connect(weak=False)
     def load_model(**_: object) -> None:
-        # Load in each pool process after the fork, before the first job arrives.
+        # Load before the first job arrives, so readiness means "can embed now".
         presence.keep_announcing(embedder.info)
 
     @app.task(

@@ -16,11 +16,19 @@ def create_worker_app(settings: Settings) -> Celery:
     return app
 
 
+def worker_options(settings: Settings) -> list[str]:
+    # One process per host, ONNX Runtime using every core; as many task threads as photos
+    # in a batch, so the micro-batcher can gather a full batch.
+    return [
+        f"--queues={EMBED_QUEUE}",
+        "--pool=threads",
+        f"--concurrency={settings.model.max_batch}",
+        "--hostname=embedder@%h",
+    ]
+
+
 def main() -> None:
-    # One process per host by default: ONNX Runtime already uses every core for one image.
-    run_worker(
-        create_worker_app, [f"--queues={EMBED_QUEUE}", "--concurrency=1", "--hostname=embedder@%h"]
-    )
+    run_worker(create_worker_app, worker_options)
 
 
 if __name__ == "__main__":

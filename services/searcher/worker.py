@@ -16,12 +16,18 @@ def create_worker_app(settings: Settings) -> Celery:
     return app
 
 
-def main() -> None:
+def worker_options(settings: Settings) -> list[str]:
     # Searches wait on Elasticsearch, not the CPU: a few threads keep it busy cheaply.
-    run_worker(
-        create_worker_app,
-        [f"--queues={SEARCH_QUEUE}", "--pool=threads", "--concurrency=4", "--hostname=searcher@%h"],
-    )
+    return [
+        f"--queues={SEARCH_QUEUE}",
+        "--pool=threads",
+        "--concurrency=4",
+        "--hostname=searcher@%h",
+    ]
+
+
+def main() -> None:
+    run_worker(create_worker_app, worker_options)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""An embedding worker killed while it holds a job loses nothing and duplicates nothing."""
+"""An embedding worker killed mid-batch loses no job and duplicates no result."""
 
 from __future__ import annotations
 
@@ -23,10 +23,13 @@ CRASH_ENV = {
     # A large photo at native size keeps the worker busy long enough to be killed mid-job.
     "GEOPIN_IMAGES__RESIZE": "native",
     "GEOPIN_IMAGES__MAX_SIDE": "1400",
+    "GEOPIN_MODEL__MAX_BATCH": "4",
+    "GEOPIN_MODEL__MAX_WAIT_MS": "200",
 }
+BATCH = 4
 
 
-def test_job_completes_once_after_its_worker_is_killed_mid_embedding(
+def test_jobs_complete_once_after_their_worker_is_killed_mid_batch(
     redis_db: str, base_env: dict[str, str], reference_manifest: Path, tmp_path: Path
 ) -> None:
     env = {**base_env, **CRASH_ENV, "GEOPIN_REDIS__URL": redis_db}
@@ -44,29 +47,42 @@ def test_job_completes_once_after_its_worker_is_killed_mid_embedding(
     first = start_embedder(env, tmp_path)
     wait_until(lambda: any(r.scan_iter("geopin:embedders:*")), 60, "model loaded", first)
 
-    job = store.create(encode(place_photo(5, (1400, 1050)), quality=95), top_k=3)
-    enqueue_locate(make_celery(settings), job.job_id)
-    wait_until(lambda: store.get(job.job_id).status is JobStatus.RUNNING, 30, "job running", first)
+    celery = make_celery(settings)
+    jobs = [
+        store.create(encode(place_photo(seed, (1400, 1050)), quality=95), top_k=3)
+        for seed in range(BATCH)
+    ]
+    for job in jobs:
+        enqueue_locate(celery, job.job_id)
+
+    def all_running() -> bool:
+        return all(store.get(j.job_id).status is JobStatus.RUNNING for j in jobs)
+
+    wait_until(all_running, 30, "the whole batch running", first)
     delivered = time.monotonic()
     first.kill()  # SIGKILL to the whole worker: no warm shutdown, no acknowledgement
-    assert store.get(job.job_id).status is JobStatus.RUNNING
-    assert store.load_vector(job.job_id) is None, "the worker finished before it was killed"
+    assert all(store.load_vector(j.job_id) is None for j in jobs), "finished before the kill"
 
     # kombu looks for overdue unacknowledged tasks 10 s after a worker starts, then only
-    # every 100 s; starting once the task is overdue makes that first look find it.
+    # every 100 s; starting once the tasks are overdue makes that first look find them.
     time.sleep(max(0.0, delivered + VISIBILITY_TIMEOUT_S - time.monotonic()))
     second = start_embedder(env, tmp_path)
     try:
-        wait_until(lambda: store.get(job.job_id).status.is_terminal, 120, "redelivery", second)
-        finished = store.get(job.job_id)
-        assert finished.status is JobStatus.SUCCEEDED, finished.error
-        assert [h.status for h in finished.history] == [
-            JobStatus.QUEUED,
-            JobStatus.RUNNING,
-            JobStatus.SUCCEEDED,
-        ]
-        assert len(finished.result["matches"]) == 3
-        assert store.load_upload(job.job_id) is None  # the photo is gone once used
+
+        def all_ended() -> bool:
+            return all(store.get(j.job_id).status.is_terminal for j in jobs)
+
+        wait_until(all_ended, 120, "redelivery", second)
+        for job in jobs:
+            finished = store.get(job.job_id)
+            assert finished.status is JobStatus.SUCCEEDED, finished.error
+            assert [h.status for h in finished.history] == [
+                JobStatus.QUEUED,
+                JobStatus.RUNNING,
+                JobStatus.SUCCEEDED,
+            ]
+            assert len(finished.result["matches"]) == 3
+            assert store.load_upload(job.job_id) is None  # the photo is gone once used
     finally:
         second.stop()
         searcher.stop()
