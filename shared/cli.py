@@ -5,11 +5,15 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from tqdm import tqdm
 
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from shared.model.architecture import Backbone
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8000"
 
@@ -49,19 +53,114 @@ def model() -> None:
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def model_init(output: Path | None, backbone: str, dim: int, seed: int, force: bool) -> None:
     """Write a seeded, UNTRAINED CosPlace-architecture model (for tests and a first run)."""
-    from shared.model.architecture import Backbone
     from shared.model.seeded import write_seeded_model
 
     path = output or _settings().model.path
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists; pass --force to overwrite it")
-    try:
-        chosen = Backbone(backbone)
-    except ValueError as exc:
-        names = ", ".join(b.value for b in Backbone)
-        raise click.ClickException(f"unknown backbone {backbone!r}; choose one of {names}") from exc
+    chosen = _backbone_named(backbone)
     model_id = write_seeded_model(path, chosen, dim, seed)
-    click.echo(f"wrote {path} (model {model_id[:12]}, {backbone}, D={dim}): untrained, for tests")
+    click.echo(f"wrote {path} (model {model_id[:12]}, {chosen}, D={dim}): untrained, for tests")
+
+
+def _backbone_named(name: str) -> Backbone:
+    """The backbone called ``name`` in any case, or a one-line error naming the known ones."""
+    from shared.model.architecture import Backbone
+
+    for backbone in Backbone:
+        if backbone.value.lower() == name.lower():
+            return backbone
+    names = ", ".join(b.value for b in Backbone)
+    raise click.ClickException(f"unknown backbone {name!r}; choose one of {names}")
+
+
+@model.command("export")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--backbone", help="Expected backbone, e.g. ResNet50 or VGG16. Default: inferred.")
+@click.option("--dim", type=click.IntRange(1, 4096), help="Expected D. Default: inferred.")
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def model_export(
+    checkpoint: Path, output: Path, backbone: str | None, dim: int | None, force: bool
+) -> None:
+    """Convert a CosPlace CHECKPOINT (.pth) to ONNX, without torch and without running pickles."""
+    from shared.model.architecture import UnknownLayout
+    from shared.model.checkpoint import CheckpointError
+    from shared.model.export import CheckpointMismatch, export_checkpoint
+
+    if output.exists() and not force:
+        raise click.ClickException(f"{output} exists; pass --force to overwrite it")
+    expected = _backbone_named(backbone) if backbone else None
+    try:
+        result = export_checkpoint(checkpoint, output, expected, dim)
+    except UnknownLayout as exc:
+        raise click.ClickException(f"{checkpoint.name}: {exc}") from exc
+    except (CheckpointError, CheckpointMismatch, OSError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"wrote {output}: CosPlace {result.backbone} D={result.dim}, model "
+        f"{result.model_id[:12]}, checkpoint sha256 {result.checkpoint_sha256[:12]}"
+    )
+    click.echo(f"check it with: geopin model verify {output} {checkpoint}")
+
+
+def _sizes(
+    _context: click.Context, _parameter: click.Parameter, value: str
+) -> tuple[tuple[int, int], ...]:
+    """``64x64,96x128`` as ((64, 64), (96, 128)): heights and widths of the test inputs."""
+    sizes = []
+    for part in value.split(","):
+        height, separator, width = part.strip().lower().partition("x")
+        if not (separator and height.isdigit() and width.isdigit()):
+            raise click.BadParameter(f"{part.strip()!r} is not HEIGHTxWIDTH")
+        if min(int(height), int(width)) < 32:
+            raise click.BadParameter(f"{part.strip()} is under 32 pixels, the backbone's stride")
+        sizes.append((int(height), int(width)))
+    if len(set(sizes)) < 3:
+        raise click.BadParameter("give at least three different sizes")
+    return tuple(sizes)
+
+
+@model.command("verify")
+@click.argument("onnx_model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--sizes",
+    default="64x64,96x128,128x96",
+    show_default=True,
+    callback=_sizes,
+    help="Input sizes, HEIGHTxWIDTH, comma-separated; at least three.",
+)
+@click.option("--batch", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--seed", default=0, show_default=True, type=int)
+def model_verify(
+    onnx_model: Path,
+    checkpoint: Path,
+    sizes: tuple[tuple[int, int], ...],
+    batch: int,
+    seed: int,
+) -> None:
+    """Check ONNX_MODEL against a reference forward of CHECKPOINT on random inputs."""
+    from shared.model.checkpoint import CheckpointError
+    from shared.model.parity import PARITY_COSINE, IdentityMismatch, verify_export
+
+    try:
+        report = verify_export(onnx_model, checkpoint, sizes, batch, seed)
+    except (CheckpointError, IdentityMismatch) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"model {report.model_id[:12]} holds the weights of {checkpoint.name}")
+    if not report.same_checkpoint_file:
+        click.echo("note: it was exported from another file with the same weights")
+    click.echo(f"reference: {report.reference}")
+    for size in report.sizes:
+        click.echo(
+            f"  {size.height}x{size.width}, batch {batch}: worst cosine {size.worst:.10f} "
+            f"(1 - cosine = {1 - size.worst:.1e})"
+        )
+    verdict = f"worst cosine {report.worst:.10f}, parity needs >= {PARITY_COSINE} for every image"
+    if not report.passed:
+        raise click.ClickException(f"parity FAILED: {verdict}")
+    click.echo(f"parity OK: {verdict}")
 
 
 @main.group()

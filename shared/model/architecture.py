@@ -1,10 +1,11 @@
 """The CosPlace network's shape: which backbones exist and what their state_dicts hold.
 
 Everything that must agree with the official CosPlace checkpoints (gmberton/CosPlace) lives
-here, in one place: the block table of each torchvision ResNet, the exact state_dict keys and
-shapes, a torch-free seeded initialisation, and the inverse, recognising a checkpoint's backbone
-and descriptor size D from its keys alone. The ONNX builder and the numpy reference consume a
-state_dict; this module is what says whether that state_dict is one they can read.
+here, in one place: the block table of each torchvision ResNet and VGG16's conv table, the
+exact state_dict keys and shapes, a torch-free seeded initialisation, and the inverse,
+recognising a checkpoint's backbone and descriptor size D from its keys alone. The ONNX builder
+and the numpy reference consume a state_dict; this module is what says whether that state_dict
+is one they can read.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ _FIRST_STAGE_MODULE = 4  # backbone.4 .. backbone.7 are layer1 .. layer4 after c
 _STAGE_WIDTHS = (64, 128, 256, 512)
 _BN_FIELDS = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 _BLOCK_KEY = re.compile(r"^backbone\.(\d+)\.(\d+)\.")
+_VGG_MARKER = "backbone.0.bias"  # VGG convs have biases; a ResNet's conv1 has none
+# torchvision's VGG16 features ("configuration D") as stages of 3x3 conv widths; a 2x2 max pool
+# ends each stage. CosPlace keeps features[:-2], dropping the last ReLU and the last pool.
+_VGG16_STAGES = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
 
 
 class Backbone(StrEnum):
@@ -39,6 +44,7 @@ class Backbone(StrEnum):
     RESNET50 = "ResNet50"
     RESNET101 = "ResNet101"
     RESNET152 = "ResNet152"
+    VGG16 = "VGG16"
 
 
 class BlockKind(StrEnum):
@@ -65,7 +71,39 @@ class UnknownLayout(ValueError):
     """A state_dict is not a CosPlace network GeoPin can build; the message says what differs."""
 
 
-# VGG16 will get its own layout table; functions below dispatch on the table a backbone is in.
+@dataclass(frozen=True)
+class VggConv:
+    """One 3x3 conv (with bias) of CosPlace's VGG16 backbone and what follows it."""
+
+    module: int  # its index in ``features``, hence its keys ``backbone.<module>.weight|bias``
+    in_channels: int
+    out_channels: int
+    relu: bool  # False only for the last conv, whose ReLU features[:-2] drops
+    max_pool: bool  # a 2x2 max pool closes the stage (not after the last stage)
+
+
+def vgg16_convs() -> tuple[VggConv, ...]:
+    """VGG16's convs in order; module indices count each conv, ReLU and pool as torch does."""
+    convs: list[VggConv] = []
+    module, in_channels = 0, 3
+    for stage, widths in enumerate(_VGG16_STAGES):
+        last_stage = stage == len(_VGG16_STAGES) - 1
+        for position, width in enumerate(widths):
+            closes_stage = position == len(widths) - 1
+            convs.append(
+                VggConv(
+                    module,
+                    in_channels,
+                    width,
+                    relu=not (closes_stage and last_stage),
+                    max_pool=closes_stage and not last_stage,
+                )
+            )
+            module += 3 if closes_stage else 2  # conv, ReLU and, closing a stage, the pool
+            in_channels = width
+    return tuple(convs)
+
+
 RESNET_LAYOUTS: Mapping[Backbone, ResNetLayout] = {
     Backbone.RESNET18: ResNetLayout(BlockKind.BASIC, (2, 2, 2, 2)),
     Backbone.RESNET34: ResNetLayout(BlockKind.BASIC, (3, 4, 6, 3)),
@@ -77,8 +115,9 @@ RESNET_LAYOUTS: Mapping[Backbone, ResNetLayout] = {
 
 def backbone_channels(backbone: Backbone) -> int:
     """Channels of the backbone's last feature map: the input size of CosPlace's Linear."""
-    layout = RESNET_LAYOUTS[backbone]
-    return _STAGE_WIDTHS[-1] * layout.block.expansion
+    if backbone is Backbone.VGG16:
+        return _VGG16_STAGES[-1][-1]
+    return _STAGE_WIDTHS[-1] * RESNET_LAYOUTS[backbone].block.expansion
 
 
 def expected_shapes(backbone: Backbone, dim: int) -> dict[str, tuple[int, ...]]:
@@ -87,7 +126,25 @@ def expected_shapes(backbone: Backbone, dim: int) -> dict[str, tuple[int, ...]]:
     The order matters only for seeding: it makes ``seeded_state_dict`` draw the same numbers for
     the same key on every platform.
     """
-    layout = RESNET_LAYOUTS[backbone]
+    if backbone is Backbone.VGG16:
+        shapes = _vgg16_shapes()
+    else:
+        shapes = _resnet_shapes(RESNET_LAYOUTS[backbone])
+    shapes[GEM_P_KEY] = (1,)
+    shapes[LINEAR_WEIGHT_KEY] = (dim, backbone_channels(backbone))
+    shapes[LINEAR_BIAS_KEY] = (dim,)
+    return shapes
+
+
+def _vgg16_shapes() -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for conv in vgg16_convs():
+        shapes[f"backbone.{conv.module}.weight"] = (conv.out_channels, conv.in_channels, 3, 3)
+        shapes[f"backbone.{conv.module}.bias"] = (conv.out_channels,)
+    return shapes
+
+
+def _resnet_shapes(layout: ResNetLayout) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {"backbone.0.weight": (64, 3, 7, 7)}
     shapes.update(_batch_norm_shapes("backbone.1", 64))
     in_channels = 64
@@ -102,9 +159,6 @@ def expected_shapes(backbone: Backbone, dim: int) -> dict[str, tuple[int, ...]]:
                 shapes[f"{prefix}.downsample.0.weight"] = (out_channels, in_channels, 1, 1)
                 shapes.update(_batch_norm_shapes(f"{prefix}.downsample.1", out_channels))
             in_channels = out_channels
-    shapes[GEM_P_KEY] = (1,)
-    shapes[LINEAR_WEIGHT_KEY] = (dim, in_channels)
-    shapes[LINEAR_BIAS_KEY] = (dim,)
     return shapes
 
 
@@ -171,14 +225,26 @@ def strip_data_parallel_prefix(state_dict: Mapping[str, npt.NDArray[Any]]) -> St
 def infer_architecture(state_dict: Mapping[str, npt.NDArray[Any]]) -> tuple[Backbone, int]:
     """Recognise the backbone and descriptor size D of a CosPlace state_dict.
 
-    A checkpoint names neither, so they are read from its structure: blocks per stage, bottleneck
-    blocks if ``conv3`` exists, D from the Linear. Anything short of an exact match of every key
-    and shape raises ``UnknownLayout``, so a wrong file fails here and not deep inside a graph.
+    A checkpoint names neither, so they are read from its structure: VGG16 if the first conv has
+    a bias, else a ResNet by its blocks per stage (bottleneck blocks if ``conv3`` exists); D from
+    the Linear. Anything short of an exact match of every key and shape raises
+    ``UnknownLayout``, so a wrong file fails here and not deep inside a graph.
     """
     weights = strip_data_parallel_prefix(state_dict)
     for anchor in ("backbone.0.weight", LINEAR_WEIGHT_KEY):
         if anchor not in weights:
-            raise UnknownLayout(f"not a CosPlace ResNet state_dict: key {anchor!r} is missing")
+            raise UnknownLayout(f"not a CosPlace state_dict: key {anchor!r} is missing")
+    backbone = Backbone.VGG16 if _VGG_MARKER in weights else _resnet_backbone(weights)
+    linear = weights[LINEAR_WEIGHT_KEY]
+    if linear.ndim != 2:
+        raise UnknownLayout(f"{LINEAR_WEIGHT_KEY} has shape {linear.shape}, expected [D, channels]")
+    dim = int(linear.shape[0])
+    _require_exact_layout(weights, expected_shapes(backbone, dim), f"CosPlace {backbone} D={dim}")
+    return backbone, dim
+
+
+def _resnet_backbone(weights: Mapping[str, object]) -> Backbone:
+    """The ResNet whose block table the keys follow."""
     kind = BlockKind.BOTTLENECK if "backbone.4.0.conv3.weight" in weights else BlockKind.BASIC
     found = ResNetLayout(kind, _count_blocks(weights))
     backbone = next((b for b, layout in RESNET_LAYOUTS.items() if layout == found), None)
@@ -191,12 +257,7 @@ def infer_architecture(state_dict: Mapping[str, npt.NDArray[Any]]) -> tuple[Back
             f"{kind} blocks per stage {list(found.blocks_per_stage)} match no known backbone "
             f"(known: {known})"
         )
-    linear = weights[LINEAR_WEIGHT_KEY]
-    if linear.ndim != 2:
-        raise UnknownLayout(f"{LINEAR_WEIGHT_KEY} has shape {linear.shape}, expected [D, channels]")
-    dim = int(linear.shape[0])
-    _require_exact_layout(weights, expected_shapes(backbone, dim), f"CosPlace {backbone} D={dim}")
-    return backbone, dim
+    return backbone
 
 
 def _count_blocks(weights: Mapping[str, object]) -> tuple[int, int, int, int]:

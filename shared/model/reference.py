@@ -50,6 +50,14 @@ def reference_embed(state_dict: Mapping[str, npt.NDArray[Any]], images: npt.Arra
     x = np.asarray(images, dtype=np.float64)
     if x.ndim != 4 or x.shape[1] != 3:
         raise ValueError(f"images must be [N, 3, H, W], got shape {x.shape}")
+    x = _vgg_features(x, weights) if "backbone.0.bias" in weights else _resnet(x, weights)
+    pooled = gem(l2_normalise(x, axis=1), float(weights["aggregation.1.p"][0]))
+    descriptor = pooled @ weights["aggregation.3.weight"].T + weights["aggregation.3.bias"]
+    return l2_normalise(descriptor, axis=1)
+
+
+def _resnet(x: Array, weights: Mapping[str, Array]) -> Array:
+    """conv1, bn1, ReLU, max pool, then the residual blocks of layer1 .. layer4."""
     x = _relu(_batch_norm(_conv(x, weights["backbone.0.weight"], 2), weights, "backbone.1"))
     x = _max_pool_3x3_stride_2(x)
     for layer in (4, 5, 6, 7):  # layer1 .. layer4
@@ -59,9 +67,29 @@ def reference_embed(state_dict: Mapping[str, npt.NDArray[Any]], images: npt.Arra
             stride = 2 if first_of_downsampling_layer else 1
             x = _residual_block(x, weights, f"backbone.{layer}.{block}", stride)
             block += 1
-    pooled = gem(l2_normalise(x, axis=1), float(weights["aggregation.1.p"][0]))
-    descriptor = pooled @ weights["aggregation.3.weight"].T + weights["aggregation.3.bias"]
-    return l2_normalise(descriptor, axis=1)
+    return x
+
+
+def _vgg_features(x: Array, weights: Mapping[str, Array]) -> Array:
+    """VGG16 ``features[:-2]``, read from the keys: a conv sits at every index with a bias.
+
+    The gap between two conv indices says what lies between them: 2 is a ReLU, 3 a ReLU and a
+    2x2 max pool. Nothing follows the last conv, because CosPlace cut the ReLU and pool after it.
+    """
+    convs = sorted(
+        int(key.split(".")[1])
+        for key in weights
+        if key.startswith("backbone.") and key.endswith(".bias")
+    )
+    for module, following in zip(convs, [*convs[1:], None], strict=True):
+        bias = weights[f"backbone.{module}.bias"][None, :, None, None]
+        x = _conv(x, weights[f"backbone.{module}.weight"], 1) + bias
+        if following is None:
+            break
+        x = _relu(x)
+        if following - module == 3:
+            x = _max_pool_2x2(x)
+    return x
 
 
 def _residual_block(x: Array, weights: Mapping[str, Array], prefix: str, stride: int) -> Array:
@@ -88,7 +116,7 @@ def _conv_bn(
 
 
 def _conv(x: Array, kernel: Array, stride: int) -> Array:
-    """Cross-correlation with zero padding k // 2 and no bias, as every torchvision ResNet conv.
+    """Cross-correlation with zero padding k // 2 and no bias, as torchvision's ResNet and VGG.
 
     Each output pixel is the dot product of its input window with the kernel: windows are a
     strided view (no copy) and tensordot contracts channels and kernel rows and columns.
@@ -105,6 +133,12 @@ def _max_pool_3x3_stride_2(x: Array) -> Array:
     """The ResNet stem's max pool; padding is -inf so it never wins, as in torch."""
     padded = np.pad(x, ((0, 0), (0, 0), (1, 1), (1, 1)), constant_values=-np.inf)
     windows = sliding_window_view(padded, (3, 3), axis=(2, 3))[:, :, ::2, ::2]
+    return np.asarray(windows.max(axis=(4, 5)), dtype=np.float64)
+
+
+def _max_pool_2x2(x: Array) -> Array:
+    """VGG's max pool: 2x2 windows at stride 2, an odd last row or column dropped, as torch."""
+    windows = sliding_window_view(x, (2, 2), axis=(2, 3))[:, :, ::2, ::2]
     return np.asarray(windows.max(axis=(4, 5)), dtype=np.float64)
 
 

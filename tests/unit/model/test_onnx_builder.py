@@ -14,27 +14,9 @@ import pytest
 from shared.model.architecture import Backbone, StateDict, UnknownLayout, seeded_state_dict
 from shared.model.onnx_builder import build_cosplace_onnx, model_identity, write_model
 from shared.model.reference import reference_embed
+from tests.unit.model.factories import trained_looking
 
 DIM = 64
-
-
-def _trained_looking(weights: StateDict, seed: int) -> StateDict:
-    """Seeded weights with non-trivial batch-norm statistics and GeM p.
-
-    Seeded batch norms are identities and p is 3, so a graph that skipped a batch norm, swapped
-    its mean and variance or ignored p would still match the reference; these values would not.
-    """
-    rng = np.random.default_rng(seed)
-    changed = dict(weights)
-    for key, value in weights.items():
-        if key.endswith(".running_var"):
-            changed[key] = rng.uniform(0.5, 2.0, value.shape).astype(np.float32)
-        elif key.endswith((".running_mean", ".bias")) and key.startswith("backbone."):
-            changed[key] = rng.normal(0.0, 0.1, value.shape).astype(np.float32)
-        elif key.endswith(".weight") and value.ndim == 1:
-            changed[key] = rng.uniform(0.5, 1.5, value.shape).astype(np.float32)
-    changed["aggregation.1.p"] = np.array([2.5], np.float32)
-    return changed
 
 
 def _embed(model: onnx.ModelProto, images: npt.NDArray[np.float32]) -> npt.NDArray[Any]:
@@ -49,7 +31,7 @@ def _images(batch: int, height: int, width: int, seed: int = 0) -> npt.NDArray[n
 
 @pytest.fixture(scope="module")
 def resnet18() -> StateDict:
-    return _trained_looking(seeded_state_dict(Backbone.RESNET18, DIM, seed=0), seed=1)
+    return trained_looking(seeded_state_dict(Backbone.RESNET18, DIM, seed=0), seed=1)
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +65,7 @@ def test_batch_height_and_width_are_symbolic(resnet18_model: onnx.ModelProto) ->
 def test_onnx_graph_matches_the_numpy_reference(
     backbone: Backbone, height: int, width: int
 ) -> None:
-    weights = _trained_looking(seeded_state_dict(backbone, DIM, seed=2), seed=3)
+    weights = trained_looking(seeded_state_dict(backbone, DIM, seed=2), seed=3)
     images = _images(3, height, width, seed=4)
     from_onnx = _embed(build_cosplace_onnx(weights, backbone, DIM, {}), images)
     expected = reference_embed(weights, images)
