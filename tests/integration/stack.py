@@ -82,18 +82,19 @@ def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
     service = Service("gateway", argv, env, log_dir)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(url + "/healthz"), 60, f"gateway at {url}", service)
-    except AssertionError:
+        wait_until(lambda: http_status(url + "/healthz") == 200, 60, f"gateway at {url}", service)
+    except BaseException:
         service.kill()
         raise
     return service, url
 
 
-def _answers(url: str) -> bool:
+def http_status(url: str) -> int | None:
+    """The status a GET gets, or None while the server does not answer in time."""
     try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
+        return requests.get(url, timeout=5).status_code
+    except requests.RequestException:
+        return None
 
 
 def wait_until(

@@ -10,7 +10,13 @@ import requests
 
 from shared.client import GeoPinClient
 from tests.factories import perturbed, place_location, place_photo
-from tests.integration.stack import start_embedder, start_gateway, start_searcher, wait_until
+from tests.integration.stack import (
+    http_status,
+    start_embedder,
+    start_gateway,
+    start_searcher,
+    wait_until,
+)
 
 
 @pytest.fixture
@@ -23,7 +29,7 @@ def gateway_url(
         gateway, url = start_gateway(env, tmp_path)
         services.append(gateway)
         wait_until(
-            lambda: requests.get(url + "/readyz", timeout=5).status_code == 200,
+            lambda: http_status(url + "/readyz") == 200,
             90,
             "readiness",
             services[0],
