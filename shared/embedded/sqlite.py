@@ -1,0 +1,50 @@
+"""SQLite as the embedded backends use it: one file per backend, shared by processes.
+
+WAL lets readers go on while one process writes (the gateway polls jobs while workers
+update them); ``BEGIN IMMEDIATE`` takes the write lock up front, so a read-then-write is
+atomic across processes, which is how the compare-and-set of a job transition works here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another's lock before failing
+
+
+class Database:
+    """One connection per thread (Celery runs tasks in threads), all on the same file."""
+
+    def __init__(self, path: Path, schema: str) -> None:
+        self.path = path
+        self._schema = schema
+        self._local = threading.local()  # nothing is opened until first use: no I/O in factories
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # Autocommit: every transaction is opened explicitly by transaction().
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL stays intact
+            conn.executescript(self._schema)  # CREATE ... IF NOT EXISTS: any process may run it
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction holding the database's write lock from its first statement."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")

@@ -1,0 +1,117 @@
+"""What every job store must do, run against Redis and the embedded SQLite store."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shared.jobs import Job, JobStatus, JobStore, QueryVector
+from shared.settings import JobSettings
+
+BACKENDS = ["redis", "sqlite"]
+
+
+StoreFactory = Callable[[JobSettings], JobStore]
+
+
+@pytest.fixture
+def ended() -> list[Job]:
+    """The jobs whose end the store reported (its ``on_end``), in order."""
+    return []
+
+
+@pytest.fixture(params=BACKENDS)
+def make_store(request: pytest.FixtureRequest, tmp_path: Path, ended: list[Job]) -> StoreFactory:
+    if request.param == "sqlite":
+        from shared.embedded.jobs import SqliteJobStore
+
+        return lambda settings: SqliteJobStore(tmp_path / "jobs.db", settings, ended.append)
+    import redis
+
+    from shared.jobs import RedisJobStore
+
+    client = redis.Redis.from_url(request.getfixturevalue("redis_db"))
+    return lambda settings: RedisJobStore(client, settings, "geopin-test", ended.append)
+
+
+@pytest.fixture
+def store(make_store: StoreFactory) -> JobStore:
+    return make_store(JobSettings(result_ttl_s=60, upload_ttl_s=60))
+
+
+def test_a_created_job_is_queued_with_its_upload(store: JobStore) -> None:
+    job = store.create(b"photo", 5, owner="k1", geo_filter={"type": "bbox"})
+    read = store.get(job.job_id)
+    assert read is not None
+    assert (read.status, read.top_k, read.owner, read.geo_filter) == (
+        JobStatus.QUEUED,
+        5,
+        "k1",
+        {"type": "bbox"},
+    )
+    assert store.load_upload(job.job_id) == b"photo"
+    assert store.get("no-such-job") is None
+
+
+def test_the_first_result_wins_and_the_end_is_reported_once(
+    store: JobStore, ended: list[Job]
+) -> None:
+    job = store.create(b"photo", 5)
+    assert store.mark_running(job.job_id) is not None
+    assert store.mark_running(job.job_id).status is JobStatus.RUNNING  # type: ignore[union-attr]
+    assert store.succeed(job.job_id, {"matches": [1]})
+    assert not store.succeed(job.job_id, {"matches": [2]})
+    assert not store.fail(job.job_id, "timeout", "late")
+    read = store.get(job.job_id)
+    assert read is not None
+    assert read.result == {"matches": [1]}
+    assert [s.status for s in read.history] == [
+        JobStatus.QUEUED,
+        JobStatus.RUNNING,
+        JobStatus.SUCCEEDED,
+    ]
+    assert [j.job_id for j in ended] == [job.job_id]
+
+
+def test_concurrent_terminal_transitions_let_exactly_one_through(
+    store: JobStore, ended: list[Job]
+) -> None:
+    job = store.create(b"photo", 5)
+    wins: list[bool] = []
+    threads = [
+        threading.Thread(target=lambda i=i: wins.append(store.succeed(job.job_id, {"n": i})))
+        for i in range(8)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(wins) == [False] * 7 + [True]
+    assert len(ended) == 1
+
+
+def test_vectors_round_trip_and_discard_forgets_everything(store: JobStore) -> None:
+    job = store.create(b"photo", 5)
+    vector = np.arange(4, dtype=np.float32)
+    store.save_vector(job.job_id, QueryVector("m" * 64, vector, embed_s=0.25))
+    loaded = store.load_vector(job.job_id)
+    assert loaded is not None
+    assert (loaded.model_id, loaded.embed_s) == ("m" * 64, 0.25)
+    np.testing.assert_array_equal(loaded.vector, vector)
+    store.delete_upload(job.job_id)
+    assert store.load_upload(job.job_id) is None
+    store.discard(job.job_id)
+    assert (store.get(job.job_id), store.load_vector(job.job_id)) == (None, None)
+
+
+def test_a_job_and_its_upload_expire_after_their_ttl(make_store: StoreFactory) -> None:
+    store = make_store(JobSettings(result_ttl_s=1, upload_ttl_s=1))
+    job = store.create(b"photo", 5)
+    time.sleep(1.2)
+    assert (store.get(job.job_id), store.load_upload(job.job_id)) == (None, None)
+    assert store.mark_running(job.job_id) is None

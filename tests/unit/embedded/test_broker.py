@@ -1,0 +1,58 @@
+"""The SQLite broker transport keeps a task until it is acknowledged, as Redis does."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from kombu import Connection, Queue
+
+from shared.embedded import broker
+
+QUEUE = Queue("embed", routing_key="embed")
+
+
+def _connection(database: Path, visibility_timeout: float = 3600) -> Connection:
+    broker.register()
+    options = {"database": str(database), "visibility_timeout": visibility_timeout}
+    return Connection(f"{broker.SCHEME}://", transport_options=options)
+
+
+def _send(database: Path, body: str) -> None:
+    with _connection(database) as conn:
+        conn.SimpleQueue(QUEUE).put(body)
+
+
+def test_an_acknowledged_message_is_gone(tmp_path: Path) -> None:
+    _send(tmp_path / "q.db", "job-1")
+    with _connection(tmp_path / "q.db") as conn:
+        message = conn.SimpleQueue(QUEUE).get(timeout=1)
+        assert message.payload == "job-1"
+        message.ack()
+    assert broker.queue_length(tmp_path / "q.db", "embed") == 0
+    with _connection(tmp_path / "q.db") as conn:
+        assert conn.default_channel.queue_declare("embed", passive=True).message_count == 0
+
+
+def test_an_unacknowledged_message_comes_back_when_its_consumer_closes(tmp_path: Path) -> None:
+    _send(tmp_path / "q.db", "job-1")
+    with _connection(tmp_path / "q.db") as conn:
+        assert conn.SimpleQueue(QUEUE).get(timeout=1).payload == "job-1"
+        assert broker.queue_length(tmp_path / "q.db", "embed") == 0  # taken, not waiting
+    assert broker.queue_length(tmp_path / "q.db", "embed") == 1
+
+
+def test_a_message_taken_longer_than_the_visibility_timeout_is_offered_again(
+    tmp_path: Path,
+) -> None:
+    _send(tmp_path / "q.db", "job-1")
+    crashed = _connection(tmp_path / "q.db", visibility_timeout=0.2)
+    crashed.default_channel.qos.restore_at_shutdown = False  # as if its process were killed
+    assert crashed.SimpleQueue(QUEUE).get(timeout=1).payload == "job-1"
+    with _connection(tmp_path / "q.db", visibility_timeout=0.2) as conn:
+        time.sleep(0.3)
+        again = conn.SimpleQueue(QUEUE).get(timeout=1)
+        assert again.payload == "job-1"
+        again.ack()
+    crashed.release()
+    assert broker.queue_length(tmp_path / "q.db", "embed") == 0
