@@ -1,4 +1,4 @@
-"""Celery, configured once for every GeoPin process (gateway, embedder, searcher).
+"""Celery, configured once for every GeoPin process (gateway, embedder, searcher, notifier).
 
 The reliability settings follow REFERENCE.md section 4: a task is acknowledged
 only after it ran (``acks_late``), a task whose worker died is delivered again
@@ -20,24 +20,26 @@ from celery.exceptions import SoftTimeLimitExceeded
 from shared.jobs import JobStore
 from shared.logs import configure_logging
 from shared.settings import Settings
+from shared.webhooks.due import DueAttempt
 
 log = logging.getLogger(__name__)
 
 EMBED_TASK = "geopin.embed"
 SEARCH_TASK = "geopin.search"
+WEBHOOK_TASK = "geopin.webhook"
 EMBED_QUEUE = "embed"
 SEARCH_QUEUE = "search"
+WEBHOOK_QUEUE = "webhooks"
 
 
 def make_celery(settings: Settings, name: str = "geopin") -> Celery:
+    from shared.backends import celery_broker  # it builds on this module's queue names
+
     app = Celery(name)
-    broker = settings.celery.broker_url or settings.redis.url
     # Plain queue names (no key prefix): KEDA and the gateway's backpressure read the
     # lists ``embed`` and ``search`` directly. Separate deployments use separate Redis DBs.
-    transport_options: dict[str, Any] = {"visibility_timeout": settings.celery.visibility_timeout_s}
     app.conf.update(
-        broker_url=broker,
-        broker_transport_options=transport_options,
+        **celery_broker(settings),
         broker_connection_retry_on_startup=True,
         # Job state lives in the job store; Celery's own result backend would be a second copy.
         task_ignore_result=True,
@@ -49,7 +51,11 @@ def make_celery(settings: Settings, name: str = "geopin") -> Celery:
         worker_cancel_long_running_tasks_on_connection_loss=True,
         task_soft_time_limit=settings.celery.soft_time_limit_s,
         task_time_limit=settings.celery.hard_time_limit_s,
-        task_routes={EMBED_TASK: {"queue": EMBED_QUEUE}, SEARCH_TASK: {"queue": SEARCH_QUEUE}},
+        task_routes={
+            EMBED_TASK: {"queue": EMBED_QUEUE},
+            SEARCH_TASK: {"queue": SEARCH_QUEUE},
+            WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE},
+        },
         task_default_queue=EMBED_QUEUE,
         worker_hijack_root_logger=False,
         worker_send_task_events=False,
@@ -63,6 +69,11 @@ def enqueue_locate(app: Celery, job_id: str) -> None:
         app.signature(EMBED_TASK, args=(job_id,), immutable=True, queue=EMBED_QUEUE),
         app.signature(SEARCH_TASK, args=(job_id,), immutable=True, queue=SEARCH_QUEUE),
     ).apply_async()
+
+
+def enqueue_webhook(app: Celery, due: DueAttempt) -> None:
+    """Ask the notifier for one delivery attempt of a job's webhook."""
+    app.send_task(WEBHOOK_TASK, args=(due.job_id, due.round, due.attempt), queue=WEBHOOK_QUEUE)
 
 
 class JobTask(Task):  # type: ignore[misc]
@@ -92,8 +103,11 @@ def run_worker(
 
     ``options`` gives the service's defaults; command-line arguments come after them and win.
     """
+    from shared.backends import log_choice
+
     settings = Settings()
     configure_logging(settings.log_level)
     app = create_app(settings)
+    log_choice(settings, app.main)
     argv = ["worker", f"--loglevel={settings.log_level}", *options(settings), *sys.argv[1:]]
     app.worker_main(argv)

@@ -8,8 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from tqdm import tqdm
 
+from shared.cli_eval import evaluate
+from shared.cli_index import index
+from shared.cli_keys import keys
+from shared.cli_up import up
 from shared.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,11 +59,50 @@ def model_init(output: Path | None, backbone: str, dim: int, seed: int, force: b
     from shared.model.seeded import write_seeded_model
 
     path = output or _settings().model.path
+    if path is None:
+        raise click.ClickException("pass -o PATH, or set GEOPIN_MODEL__PATH")
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists; pass --force to overwrite it")
     chosen = _backbone_named(backbone)
     model_id = write_seeded_model(path, chosen, dim, seed)
     click.echo(f"wrote {path} (model {model_id[:12]}, {chosen}, D={dim}): untrained, for tests")
+
+
+@model.command("default")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write it here. Default: build it into GEOPIN_MODEL__DEFAULT_MODEL_DIR, once.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def model_default(output: Path | None, force: bool) -> None:
+    """Build the default model: ImageNet off-the-shelf, NOT CosPlace-trained (docs/models.md)."""
+    import onnx
+
+    from shared.model.default_model import (
+        DefaultModelUnavailable,
+        ensure_default_model,
+        write_default_model,
+    )
+    from shared.model.kinds import ModelKind
+
+    settings = _settings().model
+    if output is not None and output.exists() and not force:
+        raise click.ClickException(f"{output} exists; pass --force to overwrite it")
+    try:
+        if output is not None:
+            write_default_model(output)
+        path = output or ensure_default_model(settings.default_model_dir)
+    except DefaultModelUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+    metadata = {p.key: p.value for p in onnx.load(path).metadata_props}
+    click.echo(
+        f"{path}: model {metadata['geopin.model_id'][:12]}, {metadata['geopin.backbone']}, "
+        f"D={metadata['geopin.dim']}: {ModelKind.IMAGENET_OFFTHESHELF.label}"
+    )
+    if settings.path is not None:
+        click.echo(f"note: GEOPIN_MODEL__PATH is set, so workers load {settings.path} instead")
 
 
 def _backbone_named(name: str) -> Backbone:
@@ -163,41 +205,38 @@ def model_verify(
     click.echo(f"parity OK: {verdict}")
 
 
-@main.group()
-def index() -> None:
-    """Manage the reference index."""
+@model.command("quantize")
+@click.argument("onnx_model", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--calibration",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Folder of photos like those to be embedded (JPEG, PNG, WebP, HEIC). Default: generated.",
+)
+@click.option("--count", default=32, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def model_quantize(
+    onnx_model: Path, output: Path, calibration: Path | None, count: int, force: bool
+) -> None:
+    """Write an int8 copy of ONNX_MODEL for CPU workers, calibrated on up to COUNT photos."""
+    from shared.model.calibration import calibration_inputs
+    from shared.model.quantize import quantize_int8
 
-
-@index.command("add")
-@click.argument("manifest", type=click.Path(path_type=Path))
-def index_add(manifest: Path) -> None:
-    """Embed and index the photos listed in MANIFEST (CSV: path,lat,lon[,id])."""
-    from shared.backends import vector_index
-    from shared.model.embedder import Embedder
-    from shared.model.session import ModelNotFound
-    from shared.references import ManifestError, index_manifest, read_manifest
-
-    settings = _settings()
+    if output.exists() and not force:
+        raise click.ClickException(f"{output} exists; pass --force to overwrite it")
     try:
-        rows = read_manifest(manifest)
-    except ManifestError as exc:
-        for problem in exc.problems:
-            click.echo(f"{manifest}: {problem}", err=True)
-        raise click.ClickException(f"{len(exc.problems)} bad line(s); nothing was indexed") from exc
-    embedder = Embedder(settings.model, settings.images)
-    try:
-        info = embedder.info
-    except ModelNotFound as exc:
+        inputs = calibration_inputs(calibration, _settings().images, count)
+    except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    with tqdm(total=len(rows), unit="photo", desc="indexing") as bar:
-        report = index_manifest(
-            rows, embedder.embed, vector_index(settings), info.dim, info.model_id, bar.update
-        )
-    for rejected in report.rejected:
-        click.echo(f"{manifest}: {rejected}", err=True)
-    click.echo(f"indexed {report.indexed} photo(s) into {settings.elasticsearch.index}")
-    if report.rejected:
-        raise click.ClickException(f"{len(report.rejected)} photo(s) could not be read")
+    source = (
+        str(calibration) if calibration else "generated photos (pass --calibration for real ones)"
+    )
+    click.echo(f"calibrating on {len(inputs)} photo(s) from {source}")
+    result = quantize_int8(onnx_model, output, inputs)
+    click.echo(
+        f"wrote {output}: int8 model {result.model_id[:12]} of {result.parent_model_id[:12]}; "
+        "it is a new model to the index: re-index the references before serving it"
+    )
 
 
 @main.command()
@@ -210,19 +249,34 @@ def index_add(manifest: Path) -> None:
 )
 @click.option("--top-k", type=click.IntRange(1, 100), default=None)
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
-def locate(photo: Path, url: str, top_k: int | None, timeout: float) -> None:
+@click.option("--api-key", envvar="GEOPIN_API_KEY", help="Bearer key [env GEOPIN_API_KEY].")
+@click.option("--callback-url", help="Also POST a signed webhook here when the job ends.")
+def locate(
+    photo: Path,
+    url: str,
+    top_k: int | None,
+    timeout: float,
+    api_key: str | None,
+    callback_url: str | None,
+) -> None:
     """Ask a running GeoPin where PHOTO was taken; prints the job as JSON."""
     from shared.client import ApiError, GeoPinClient
 
-    client = GeoPinClient(url)
+    client = GeoPinClient(url, api_key)
     try:
-        job = client.wait(client.submit(photo, top_k), timeout)
+        job = client.wait(client.submit(photo, top_k, callback_url), timeout)
     except (ApiError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(job, indent=2))
     if job["status"] == "failed":
         raise click.ClickException(f"{job['error']['code']}: {job['error']['message']}")
 
+
+main.add_command(index)
+main.add_command(up)
+main.add_command(evaluate)
+
+main.add_command(keys)
 
 if __name__ == "__main__":
     main()

@@ -1,9 +1,10 @@
-"""Coordinates: validation, distances, and the location estimate of a job."""
+"""Coordinates: validation, distances, search areas, and UTM conversion."""
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG), metres
 
@@ -41,3 +42,105 @@ def haversine_m(a: LatLon, b: LatLon) -> float:
     dlmb = math.radians(b.lon - a.lon)
     h = math.sin(dphi / 2) ** 2 + math.cos(phi1) * math.cos(phi2) * math.sin(dlmb / 2) ** 2
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+MAX_RADIUS_M = math.pi * EARTH_RADIUS_M  # half the circumference: a circle covering the globe
+
+
+class BadGeoFilter(ValueError):
+    """A search area that cannot be used: malformed, out of range, or both kinds at once."""
+
+
+@dataclass(frozen=True)
+class BoundingBox:
+    """A latitude/longitude rectangle; ``west > east`` means it crosses the antimeridian."""
+
+    south: float
+    west: float
+    north: float
+    east: float
+
+    def __post_init__(self) -> None:
+        try:
+            LatLon(self.south, self.west), LatLon(self.north, self.east)
+        except BadCoordinates as exc:
+            raise BadGeoFilter(f"bounding box corner: {exc}") from exc
+        if self.south > self.north:
+            raise BadGeoFilter(f"bounding box south {self.south} is north of north {self.north}")
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {"type": "bbox", **asdict(self)}
+
+
+@dataclass(frozen=True)
+class Circle:
+    """Everything within ``radius_m`` metres (great-circle) of ``centre``."""
+
+    centre: LatLon
+    radius_m: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.radius_m) and 0 < self.radius_m <= MAX_RADIUS_M):
+            raise BadGeoFilter(f"radius {self.radius_m!r} m is not above 0 and at most 20,015 km")
+
+    def to_dict(self) -> dict[str, float | str]:
+        return {
+            "type": "circle",
+            "lat": self.centre.lat,
+            "lon": self.centre.lon,
+            "radius_m": self.radius_m,
+        }
+
+
+GeoFilter = BoundingBox | Circle
+
+
+def geo_filter_from_dict(data: dict[str, Any]) -> GeoFilter:
+    """The inverse of ``to_dict``, for filters stored on a job."""
+    if data["type"] == "bbox":
+        return BoundingBox(data["south"], data["west"], data["north"], data["east"])
+    return Circle(LatLon(data["lat"], data["lon"]), data["radius_m"])
+
+
+def parse_geo_filter(
+    bbox: str | None, center: str | None, radius_m: str | None
+) -> GeoFilter | None:
+    """A search area from text fields: ``bbox=south,west,north,east`` or ``center=lat,lon``
+    with ``radius_m``; None when none is given. Latitude comes first, as everywhere in GeoPin.
+    """
+    if bbox is not None and (center is not None or radius_m is not None):
+        raise BadGeoFilter("give either bbox, or center and radius_m, not both")
+    if bbox is not None:
+        south, west, north, east = _numbers(bbox, 4, "bbox", "south,west,north,east")
+        return BoundingBox(south, west, north, east)
+    if center is None and radius_m is None:
+        return None
+    if center is None or radius_m is None:
+        raise BadGeoFilter("center and radius_m go together")
+    lat, lon = _numbers(center, 2, "center", "lat,lon")
+    (radius,) = _numbers(radius_m, 1, "radius_m", "metres")
+    try:
+        return Circle(LatLon(lat, lon), radius)
+    except BadCoordinates as exc:
+        raise BadGeoFilter(f"center: {exc}") from exc
+
+
+def _numbers(text: str, count: int, name: str, form: str) -> list[float]:
+    try:
+        values = [float(part) for part in text.split(",")]
+    except ValueError:
+        values = []
+    if len(values) != count or not all(math.isfinite(v) for v in values):
+        raise BadGeoFilter(f"{name} must be {count} number(s), {form}; got {text!r}")
+    return values
+
+
+def utm_to_latlon(east: float, north: float, zone_number: int, zone_letter: str) -> LatLon:
+    """WGS84 latitude/longitude of a UTM position (VPR datasets name photos by UTM)."""
+    import utm
+
+    try:
+        lat, lon = utm.to_latlon(east, north, zone_number, zone_letter)
+    except utm.error.OutOfRangeError as exc:
+        raise BadCoordinates(f"UTM {east} {north} zone {zone_number}{zone_letter}: {exc}") from exc
+    return LatLon(float(lat), float(lon))

@@ -214,9 +214,23 @@ def decode_image(data: bytes, max_pixels: int) -> Image.Image:
     The EXIF orientation is applied because phones store portrait photos sideways and flag them;
     the model was trained on upright street views. Raises a subclass of :class:`ImageRejected`.
     """
+    return decode_with_exif(data, max_pixels)[0]
+
+
+def decode_with_exif(data: bytes, max_pixels: int) -> tuple[Image.Image, Image.Exif]:
+    """:func:`decode_image`, and the photo's EXIF block, read before the conversion drops it.
+
+    Ingestion locates reference photos by their EXIF GPS tags. An unreadable block is returned
+    empty, as :func:`_apply_orientation` ignores it: the pixels are still fine.
+    """
     _, image = _load(data, max_pixels, reduced=False)
+    try:
+        exif = image.getexif()
+    except _DECODE_ERRORS as exc:
+        _log.info("unreadable EXIF ignored: %s", exc)
+        exif = Image.Exif()
     _apply_orientation(image)
-    return _to_rgb(image)
+    return _to_rgb(image), exif
 
 
 def _apply_orientation(image: Image.Image) -> None:

@@ -68,6 +68,9 @@ class Job:
     history: list[StatusChange] = field(default_factory=list)
     result: dict[str, Any] | None = None
     error: JobError | None = None
+    owner: str | None = None  # the API key's ID; None when keys are off
+    callback_url: str | None = None  # where the notifier POSTs the job once it has ended
+    geo_filter: dict[str, Any] | None = None  # search area (shared.geo), as the client gave it
 
     def __post_init__(self) -> None:
         if not self.history:
@@ -85,6 +88,8 @@ class Job:
             "created_at": self.created_at,
             "updated_at": self.updated_at,
         }
+        if self.geo_filter is not None:
+            body["geo_filter"] = self.geo_filter
         if self.status is JobStatus.SUCCEEDED:
             body["result"] = self.result
         if self.status is JobStatus.FAILED and self.error is not None:
@@ -121,7 +126,15 @@ def seconds_between(start: str, end: str) -> float:
 
 
 class JobStore(Protocol):
-    def create(self, upload: bytes, top_k: int) -> Job: ...
+    def create(
+        self,
+        upload: bytes,
+        top_k: int,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+        geo_filter: dict[str, Any] | None = None,
+    ) -> Job: ...
     def get(self, job_id: str) -> Job | None: ...
     def mark_running(self, job_id: str) -> Job | None: ...
     def succeed(self, job_id: str, result: dict[str, Any]) -> bool: ...
@@ -135,13 +148,76 @@ class JobStore(Protocol):
     def ping(self) -> None: ...
 
 
-class RedisJobStore:
+class JobTransitions:
+    """The status transitions every job store shares, over each store's atomic ``_update``.
+
+    ``on_end`` is called once per job, by whichever process moved it to succeeded or
+    failed (a pipeline step or a task's ``on_failure``): the one place a job's end is seen.
+    """
+
+    _on_end: Callable[[Job], object] | None = None
+
+    def _update(self, job_id: str, change: Callable[[Job], bool]) -> tuple[Job | None, bool]:
+        """Apply ``change`` atomically (compare-and-set); it returns False to leave the job."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _move(job: Job, status: JobStatus) -> None:
+        job.status = status
+        job.history.append(StatusChange(status, utc_now()))
+
+    def mark_running(self, job_id: str) -> Job | None:
+        def change(job: Job) -> bool:
+            if job.status is not JobStatus.QUEUED:
+                return False  # already running (a redelivery) or finished
+            self._move(job, JobStatus.RUNNING)
+            return True
+
+        job, _ = self._update(job_id, change)
+        return job
+
+    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
+        def change(job: Job) -> bool:
+            if job.status.is_terminal:
+                return False  # first result wins; a redelivered task never writes another
+            job.result = result
+            self._move(job, JobStatus.SUCCEEDED)
+            return True
+
+        return self._end(job_id, change)
+
+    def fail(self, job_id: str, code: str, message: str) -> bool:
+        def change(job: Job) -> bool:
+            if job.status.is_terminal:
+                return False
+            job.error = JobError(code, message)
+            self._move(job, JobStatus.FAILED)
+            return True
+
+        return self._end(job_id, change)
+
+    def _end(self, job_id: str, change: Callable[[Job], bool]) -> bool:
+        """A terminal transition; only the one that changed the job reports its end."""
+        job, changed = self._update(job_id, change)
+        if changed and job is not None and self._on_end is not None:
+            self._on_end(job)
+        return changed
+
+
+class RedisJobStore(JobTransitions):
     """Job records, uploads and query vectors in Redis, each key with a TTL."""
 
-    def __init__(self, client: redis.Redis, settings: JobSettings, key_prefix: str) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        settings: JobSettings,
+        key_prefix: str,
+        on_end: Callable[[Job], object] | None = None,
+    ) -> None:
         self._redis = client
         self._settings = settings
         self._prefix = key_prefix
+        self._on_end = on_end
 
     def _key(self, kind: str, job_id: str) -> str:
         return f"{self._prefix}:{kind}:{job_id}"
@@ -149,8 +225,22 @@ class RedisJobStore:
     def ping(self) -> None:
         self._redis.ping()
 
-    def create(self, upload: bytes, top_k: int) -> Job:
-        job = Job(job_id=new_job_id(), top_k=top_k)
+    def create(
+        self,
+        upload: bytes,
+        top_k: int,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+        geo_filter: dict[str, Any] | None = None,
+    ) -> Job:
+        job = Job(
+            job_id=new_job_id(),
+            top_k=top_k,
+            owner=owner,
+            callback_url=callback_url,
+            geo_filter=geo_filter,
+        )
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key("upload", job.job_id), upload, ex=self._settings.upload_ttl_s)
             pipe.set(self._key("job", job.job_id), job.to_json(), ex=self._settings.result_ttl_s)
@@ -187,41 +277,6 @@ class RedisJobStore:
 
         self._redis.transaction(attempt, key)
         return outcome
-
-    @staticmethod
-    def _move(job: Job, status: JobStatus) -> None:
-        job.status = status
-        job.history.append(StatusChange(status, utc_now()))
-
-    def mark_running(self, job_id: str) -> Job | None:
-        def change(job: Job) -> bool:
-            if job.status is not JobStatus.QUEUED:
-                return False  # already running (a redelivery) or finished
-            self._move(job, JobStatus.RUNNING)
-            return True
-
-        job, _ = self._update(job_id, change)
-        return job
-
-    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
-        def change(job: Job) -> bool:
-            if job.status.is_terminal:
-                return False  # first result wins; a redelivered task never writes another
-            job.result = result
-            self._move(job, JobStatus.SUCCEEDED)
-            return True
-
-        return self._update(job_id, change)[1]
-
-    def fail(self, job_id: str, code: str, message: str) -> bool:
-        def change(job: Job) -> bool:
-            if job.status.is_terminal:
-                return False
-            job.error = JobError(code, message)
-            self._move(job, JobStatus.FAILED)
-            return True
-
-        return self._update(job_id, change)[1]
 
     def load_upload(self, job_id: str) -> bytes | None:
         return self._redis.get(self._key("upload", job_id))  # type: ignore[return-value]

@@ -11,9 +11,12 @@ import logging
 import time
 from typing import Protocol
 
+from shared.geo import geo_filter_from_dict
 from shared.images import ImageRejected
-from shared.index import IndexMissing, Match, ModelMismatch, VectorIndex
+from shared.index import IndexMissing, ModelMismatch, VectorIndex
 from shared.jobs import JobStatus, JobStore, QueryVector, seconds_between, utc_now
+from shared.location import consensus
+from shared.settings import LocationSettings
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +50,12 @@ def embed_step(job_id: str, store: JobStore, embedder: PhotoEmbedder) -> bool:
     return True
 
 
-def estimate_location(matches: list[Match]) -> dict[str, float] | None:
-    """Where the photo was probably taken: the best match's place, for now."""
-    if not matches:
-        return None
-    best = matches[0].location
-    return {"lat": best.lat, "lon": best.lon}
-
-
-def search_step(job_id: str, store: JobStore, index: VectorIndex) -> None:
-    """Find the job's nearest references and record the result."""
+def search_step(
+    job_id: str, store: JobStore, index: VectorIndex, location: LocationSettings
+) -> None:
+    """Find the job's nearest references (inside its search area, if it has one) and record
+    them with the consensus location estimate.
+    """
     job = store.get(job_id)
     if job is None or job.status.is_terminal:
         return
@@ -66,10 +65,12 @@ def search_step(job_id: str, store: JobStore, index: VectorIndex) -> None:
         return
     started_at, started = utc_now(), time.perf_counter()
     try:
-        matches = index.search(query.vector, job.top_k, query.model_id)
+        area = geo_filter_from_dict(job.geo_filter) if job.geo_filter else None
+        matches = index.search(query.vector, job.top_k, query.model_id, geo=area)
     except (IndexMissing, ModelMismatch) as exc:
         store.fail(job_id, exc.code, str(exc))  # retrying cannot help; IndexUnavailable can
         return
+    estimate = consensus(matches, location)
     running_at = next(h.at for h in job.history if h.status is JobStatus.RUNNING)
     timings = {
         "queued_s": seconds_between(job.created_at, running_at),
@@ -81,7 +82,7 @@ def search_step(job_id: str, store: JobStore, index: VectorIndex) -> None:
         job_id,
         {
             "matches": [m.public() for m in matches],
-            "location": estimate_location(matches),
+            "location": estimate.public() if estimate else None,
             "timings": timings,
         },
     )

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import redis
 from celery import Celery
 from celery.exceptions import Ignore
 from celery.signals import worker_init
 
-from shared.backends import job_store, redis_client
+from shared.backends import index_versions, job_store, notifier, presence, redis_client
 from shared.celery_app import EMBED_TASK, JobTask
+from shared.index import IndexUnavailable
+from shared.ingest.distributed import INGEST_TASK, Ledger, ingest_share
 from shared.model.embedder import Embedder
-from shared.model.presence import ModelPresence
 from shared.pipeline import embed_step
 from shared.settings import Settings
 
@@ -21,7 +23,8 @@ log = logging.getLogger(__name__)
 
 def register_tasks(app: Celery, settings: Settings) -> Embedder:
     """Register ``geopin.embed``; the worker runs it in threads that share one batcher."""
-    store = job_store(settings)
+    # A job that ends here (either way) starts its webhook's delivery: see RedisJobStore.
+    store = job_store(settings, on_end=notifier(settings, app).start)
     embedder = Embedder(
         settings.model,
         settings.images,
@@ -29,12 +32,12 @@ def register_tasks(app: Celery, settings: Settings) -> Embedder:
         # Celery's time limits do not apply to the thread pool; this bound does.
         timeout_s=settings.celery.soft_time_limit_s,
     )
-    presence = ModelPresence(redis_client(settings), settings.redis.key_prefix)
+    announcements = presence(settings)
 
     @worker_init.connect(weak=False)
     def load_model(**_: object) -> None:
         # Load before the first job arrives, so readiness means "can embed now".
-        presence.keep_announcing(embedder.info)
+        announcements.keep_announcing(embedder.info)
 
     @app.task(
         name=EMBED_TASK,
@@ -48,5 +51,21 @@ def register_tasks(app: Celery, settings: Settings) -> Embedder:
     def embed(self: JobTask, job_id: str) -> None:
         if not embed_step(job_id, store, embedder):
             raise Ignore()  # the job ended here (rejected photo, expired): skip the search
+
+    ledger_client = redis_client(settings)
+    versions = index_versions(settings)
+
+    @app.task(
+        name=INGEST_TASK,
+        autoretry_for=(redis.ConnectionError, redis.TimeoutError, IndexUnavailable),
+        retry_backoff=True,
+        max_retries=settings.celery.max_retries,
+    )
+    def ingest(
+        run_id: str, target: str, photos: list[dict[str, Any]], options: dict[str, bool]
+    ) -> None:
+        ledger = Ledger(ledger_client, settings.redis.key_prefix, run_id)
+        index = versions.open(target)
+        ingest_share(ledger, photos, options, settings, embedder, embedder.info, index)
 
     return embedder

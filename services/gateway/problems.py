@@ -14,8 +14,17 @@ log = logging.getLogger(__name__)
 class Problem(Exception):
     """Raise from a view to answer with a problem document."""
 
-    def __init__(self, status: int, code: str, title: str, detail: str, **extra: Any) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        title: str,
+        detail: str,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
         super().__init__(detail)
+        self.headers = headers or {}
         self.status, self.code, self.title, self.detail, self.extra = (
             status,
             code,
@@ -36,6 +45,7 @@ class Problem(Exception):
         response = jsonify(body)
         response.status_code = self.status
         response.mimetype = "application/problem+json"
+        response.headers.update(self.headers)
         return response
 
 

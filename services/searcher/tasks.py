@@ -5,7 +5,7 @@ from __future__ import annotations
 import redis
 from celery import Celery
 
-from shared.backends import job_store, vector_index
+from shared.backends import job_store, notifier, vector_index
 from shared.celery_app import SEARCH_TASK, JobTask
 from shared.index import IndexUnavailable
 from shared.pipeline import search_step
@@ -13,7 +13,8 @@ from shared.settings import Settings
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
-    store = job_store(settings)
+    # A job that ends here (either way) starts its webhook's delivery: see RedisJobStore.
+    store = job_store(settings, on_end=notifier(settings, app).start)
     index = vector_index(settings)
 
     @app.task(
@@ -26,4 +27,4 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         max_retries=settings.celery.max_retries,
     )
     def search(self: JobTask, job_id: str) -> None:
-        search_step(job_id, store, index)
+        search_step(job_id, store, index, settings.location)

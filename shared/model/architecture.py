@@ -146,7 +146,7 @@ def _vgg16_shapes() -> dict[str, tuple[int, ...]]:
 
 def _resnet_shapes(layout: ResNetLayout) -> dict[str, tuple[int, ...]]:
     shapes: dict[str, tuple[int, ...]] = {"backbone.0.weight": (64, 3, 7, 7)}
-    shapes.update(_batch_norm_shapes("backbone.1", 64))
+    shapes.update(batch_norm_shapes("backbone.1", 64))
     in_channels = 64
     for stage, (width, blocks) in enumerate(
         zip(_STAGE_WIDTHS, layout.blocks_per_stage, strict=True)
@@ -157,7 +157,7 @@ def _resnet_shapes(layout: ResNetLayout) -> dict[str, tuple[int, ...]]:
             shapes.update(_block_shapes(prefix, layout.block, in_channels, width))
             if index == 0 and (stage > 0 or in_channels != out_channels):
                 shapes[f"{prefix}.downsample.0.weight"] = (out_channels, in_channels, 1, 1)
-                shapes.update(_batch_norm_shapes(f"{prefix}.downsample.1", out_channels))
+                shapes.update(batch_norm_shapes(f"{prefix}.downsample.1", out_channels))
             in_channels = out_channels
     return shapes
 
@@ -173,11 +173,11 @@ def _block_shapes(
     shapes: dict[str, tuple[int, ...]] = {}
     for number, conv in enumerate(convs, start=1):
         shapes[f"{prefix}.conv{number}.weight"] = conv
-        shapes.update(_batch_norm_shapes(f"{prefix}.bn{number}", conv[0]))
+        shapes.update(batch_norm_shapes(f"{prefix}.bn{number}", conv[0]))
     return shapes
 
 
-def _batch_norm_shapes(prefix: str, channels: int) -> dict[str, tuple[int, ...]]:
+def batch_norm_shapes(prefix: str, channels: int) -> dict[str, tuple[int, ...]]:
     return {
         f"{prefix}.{field}": () if field == "num_batches_tracked" else (channels,)
         for field in _BN_FIELDS
@@ -239,7 +239,7 @@ def infer_architecture(state_dict: Mapping[str, npt.NDArray[Any]]) -> tuple[Back
     if linear.ndim != 2:
         raise UnknownLayout(f"{LINEAR_WEIGHT_KEY} has shape {linear.shape}, expected [D, channels]")
     dim = int(linear.shape[0])
-    _require_exact_layout(weights, expected_shapes(backbone, dim), f"CosPlace {backbone} D={dim}")
+    require_exact_layout(weights, expected_shapes(backbone, dim), f"CosPlace {backbone} D={dim}")
     return backbone, dim
 
 
@@ -273,7 +273,7 @@ def _count_blocks(weights: Mapping[str, object]) -> tuple[int, int, int, int]:
     return counts[0], counts[1], counts[2], counts[3]
 
 
-def _require_exact_layout(
+def require_exact_layout(
     weights: Mapping[str, npt.NDArray[Any]], expected: Mapping[str, tuple[int, ...]], name: str
 ) -> None:
     missing = [key for key in expected if key not in weights]

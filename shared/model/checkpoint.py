@@ -1,10 +1,12 @@
 """Read PyTorch ``.pth`` checkpoints into numpy without torch and without running pickled code.
 
-A checkpoint is untrusted input. GeoPin reads the zip format of ``torch.save`` (torch >= 1.6)
-itself: the pickle in ``<archive>/data.pkl`` goes through :mod:`shared.model.safe_unpickler`,
-whose allow-list admits only what a state_dict is made of, and the tensors are built with numpy
-from the raw storages in ``<archive>/data/<key>``. The file's sha256 comes with the weights, so
-an exported model can say which file it came from.
+A checkpoint is untrusted input. GeoPin reads both formats of ``torch.save`` itself: the zip
+format (torch >= 1.6), whose pickle is ``<archive>/data.pkl`` and whose storages are the records
+``<archive>/data/<key>``, and the legacy one (:mod:`shared.model.legacy_pth`), in which the
+weights GeoPin's default model comes from are published. Either way the pickle goes through
+:mod:`shared.model.safe_unpickler`, whose allow-list admits only what a state_dict is made of,
+and the tensors are built with numpy from the raw storages. The file's sha256 comes with the
+weights, so an exported model can say which file it came from.
 """
 
 from __future__ import annotations
@@ -16,19 +18,24 @@ import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from shared.model.architecture import StateDict
-from shared.model.safe_unpickler import CheckpointError, UnsafeCheckpoint, load_data_pkl
+from shared.model.legacy_pth import LEGACY_MAGIC, load_legacy
+from shared.model.safe_unpickler import (
+    CheckpointError,
+    StorageReader,
+    UnsafeCheckpoint,
+    unpickle,
+)
 
 __all__ = ["CheckpointError", "LoadedCheckpoint", "UnsafeCheckpoint", "load_checkpoint"]
 
 # Checkpoints that wrap the weights with training state, as CosPlace's own last_checkpoint.pth.
 STATE_DICT_WRAPPERS = ("model_state_dict", "state_dict")
-# What torch.save(..., _use_new_zipfile_serialization=False) and torch < 1.6 begin with: a
-# protocol-2 pickle of the legacy magic number 0x1950a86a20f9469cfc6c.
-_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 
 
 @dataclass(frozen=True)
@@ -41,22 +48,20 @@ class LoadedCheckpoint:
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> LoadedCheckpoint:
-    """Read the state_dict of a ``torch.save`` zip checkpoint, with the file's sha256."""
+    """Read the state_dict of a ``torch.save`` checkpoint, with the file's sha256."""
     source = Path(path)
     data = source.read_bytes()  # parsed from memory, so the hash is of exactly what was read
     digest = hashlib.sha256(data).hexdigest()
-    if not data.startswith(b"PK\x03\x04"):
-        if data.startswith(_LEGACY_MAGIC):
-            raise CheckpointError(
-                f"{source.name} uses torch's legacy (pre-1.6, non-zip) format; re-save it with "
-                "a recent torch: torch.save(torch.load(old, weights_only=True), new)"
-            )
+    if data.startswith(LEGACY_MAGIC):
+        loaded = load_legacy(data, source.name)
+    elif data.startswith(b"PK\x03\x04"):
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                loaded = _unpickle(archive, source.name)
+        except zipfile.BadZipFile as exc:
+            raise CheckpointError(f"{source.name} is a damaged zip file: {exc}") from exc
+    else:
         raise CheckpointError(f"{source.name} is not a torch.save checkpoint (no zip header)")
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            loaded = _unpickle(archive, source.name)
-    except zipfile.BadZipFile as exc:
-        raise CheckpointError(f"{source.name} is a damaged zip file: {exc}") from exc
     return LoadedCheckpoint(source, _state_dict_in(loaded, source.name), digest)
 
 
@@ -73,7 +78,25 @@ def _unpickle(archive: zipfile.ZipFile, file_name: str) -> object:
         raise CheckpointError(
             f"{file_name} was saved {byteorder!r:.20}-endian; GeoPin reads little"
         )
-    return load_data_pkl(archive, prefix, file_name)
+    data_pkl = io.BytesIO(archive.read(f"{prefix}data.pkl"))
+    return unpickle(data_pkl, _zip_records(archive, prefix), file_name, "data.pkl")
+
+
+def _zip_records(archive: zipfile.ZipFile, prefix: str) -> StorageReader:
+    """Storages of the zip format: record ``<prefix>data/<key>`` holds exactly their bytes."""
+
+    def read(key: str, dtype: np.dtype[Any], count: int) -> npt.NDArray[Any]:
+        name = f"{prefix}data/{key}"
+        expected = count * dtype.itemsize
+        try:
+            info = archive.getinfo(name)
+        except KeyError:
+            raise CheckpointError(f"record {name} is missing") from None
+        if info.file_size != expected:
+            raise CheckpointError(f"record {name} holds {info.file_size} bytes, not {expected}")
+        return np.frombuffer(archive.read(info), dtype=dtype)
+
+    return read
 
 
 def _state_dict_in(loaded: object, file_name: str) -> StateDict:

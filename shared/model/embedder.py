@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from shared.images import preprocess
 from shared.jobs import QueryVector
@@ -74,3 +76,25 @@ class Embedder:
         vector /= max(float(np.linalg.norm(vector)), 1e-12)
         elapsed = time.perf_counter() - started
         return QueryVector(session.info.model_id, vector.astype(np.float32), embed_s=elapsed)
+
+    def embed_batch(self, pixels: Sequence[npt.NDArray[np.float32]]) -> list[np.ndarray]:
+        """Unit embeddings of preprocessed images [3, H, W], in their order.
+
+        For bulk ingestion, which preprocesses (and quality-checks) photos itself: images of
+        equal shape are stacked into inference calls of up to ``max_batch``, so a folder of
+        same-sized photos costs one call per batch instead of one per photo.
+        """
+        session = self.session
+        vectors: list[np.ndarray | None] = [None] * len(pixels)
+        by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
+        for position, image in enumerate(pixels):
+            by_shape[image.shape].append(position)
+        step = self._model_settings.max_batch
+        for positions in by_shape.values():
+            for start in range(0, len(positions), step):
+                chunk = positions[start : start + step]
+                batch = session.run(np.stack([pixels[i] for i in chunk])).astype(np.float64)
+                batch /= np.maximum(np.linalg.norm(batch, axis=1, keepdims=True), 1e-12)
+                for position, vector in zip(chunk, batch.astype(np.float32), strict=True):
+                    vectors[position] = vector
+        return [v for v in vectors if v is not None]

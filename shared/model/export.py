@@ -15,6 +15,7 @@ from pathlib import Path
 
 from shared.model.architecture import Backbone, infer_architecture
 from shared.model.checkpoint import LoadedCheckpoint, load_checkpoint
+from shared.model.kinds import ModelKind
 from shared.model.onnx_builder import OPSET, build_cosplace_onnx, write_model
 
 # CosPlace's test-time preprocessing (ImageNet statistics); shared.images applies the same.
@@ -67,6 +68,7 @@ def export_metadata(checkpoint: LoadedCheckpoint, backbone: Backbone, dim: int) 
         "geopin.preprocessing": preprocessing_json(),
         "geopin.exporter": exporter_version(),
         "geopin.trained": "true",
+        "geopin.kind": ModelKind.COSPLACE.value,
         "geopin.description": f"CosPlace {backbone} D={dim} from {checkpoint.path.name}",
     }
 

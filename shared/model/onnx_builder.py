@@ -46,8 +46,12 @@ RESERVED_METADATA = ("geopin.backbone", "geopin.dim", "geopin.model_id")
 _IDENTITY_VERSION = b"geopin-weights-v1"
 
 
-class _GraphWriter:
-    """Accumulates nodes and initializers; initializers keep their state_dict key as name."""
+class GraphWriter:
+    """Accumulates nodes and initializers; initializers keep their state_dict key as name.
+
+    Shared by every network GeoPin writes (CosPlace here, the default model's EfficientNet in
+    :mod:`shared.model.efficientnet_onnx`), so each op is spelled one way.
+    """
 
     def __init__(self, weights: Mapping[str, npt.NDArray[Any]]) -> None:
         self._weights = weights
@@ -69,6 +73,9 @@ class _GraphWriter:
     def has(self, key: str) -> bool:
         return key in self._weights
 
+    def shape(self, key: str) -> tuple[int, ...]:
+        return tuple(int(n) for n in self._weights[key].shape)
+
     def op(self, op_type: str, inputs: list[str], output: str | None = None, **attrs: Any) -> str:
         name = f"{op_type}_{next(self._ids)}"
         out = output or name
@@ -87,10 +94,10 @@ class _GraphWriter:
             pads=[pad, pad, pad, pad],
         )
 
-    def batch_norm(self, x: str, prefix: str) -> str:
+    def batch_norm(self, x: str, prefix: str, eps: float = BN_EPS) -> str:
         params = [self.weight(f"{prefix}.{f}") for f in ("weight", "bias")]
         stats = [self.weight(f"{prefix}.{f}") for f in ("running_mean", "running_var")]
-        return self.op("BatchNormalization", [x, *params, *stats], epsilon=BN_EPS)
+        return self.op("BatchNormalization", [x, *params, *stats], epsilon=eps)
 
     def relu(self, x: str) -> str:
         return self.op("Relu", [x])
@@ -113,20 +120,34 @@ def build_cosplace_onnx(
         raise UnknownLayout(
             f"weights are CosPlace {inferred[0]} D={inferred[1]}, not {backbone} D={dim}"
         )
-    clash = sorted(set(metadata) & set(RESERVED_METADATA))
-    if clash:
-        raise ValueError(f"metadata keys {clash} are set by the builder itself")
     weights = strip_data_parallel_prefix(state_dict)
-    graph = _GraphWriter(weights)
+    graph = GraphWriter(weights)
     if backbone is Backbone.VGG16:
         features = _vgg16_backbone(graph, INPUT_NAME)
     else:
         features = _resnet_backbone(graph, INPUT_NAME, backbone)
     _cosplace_head(graph, features)
+    identity = model_identity(weights)
+    return finish_model(graph, "cosplace", dim, metadata, str(backbone), identity)
+
+
+def finish_model(
+    graph: GraphWriter,
+    name: str,
+    dim: int,
+    metadata: Mapping[str, str],
+    backbone: str,
+    model_id: str,
+) -> onnx.ModelProto:
+    """The written graph as a checked model: ``image`` [batch, 3, H, W] in, ``embedding``
+    [batch, dim] out, with ``metadata`` and the keys only a builder sets (backbone, D, id)."""
+    clash = sorted(set(metadata) & set(RESERVED_METADATA))
+    if clash:
+        raise ValueError(f"metadata keys {clash} are set by the builder itself")
     model = helper.make_model(
         helper.make_graph(
             graph.nodes,
-            "cosplace",
+            name,
             [
                 helper.make_tensor_value_info(
                     INPUT_NAME, TensorProto.FLOAT, ["batch", 3, "height", "width"]
@@ -143,16 +164,16 @@ def build_cosplace_onnx(
         model,
         {
             **metadata,
-            "geopin.backbone": str(backbone),
+            "geopin.backbone": backbone,
             "geopin.dim": str(dim),
-            "geopin.model_id": model_identity(weights),
+            "geopin.model_id": model_id,
         },
     )
     onnx.checker.check_model(model, full_check=True)
     return model
 
 
-def _resnet_backbone(graph: _GraphWriter, x: str, backbone: Backbone) -> str:
+def _resnet_backbone(graph: GraphWriter, x: str, backbone: Backbone) -> str:
     """torchvision ResNet without avgpool and fc: conv1, bn1, relu, maxpool, layer1..layer4."""
     x = graph.relu(graph.batch_norm(graph.conv(x, "backbone.0.weight", stride=2), "backbone.1"))
     x = graph.op("MaxPool", [x], kernel_shape=[3, 3], strides=[2, 2], pads=[1, 1, 1, 1])
@@ -164,7 +185,7 @@ def _resnet_backbone(graph: _GraphWriter, x: str, backbone: Backbone) -> str:
     return x
 
 
-def _vgg16_backbone(graph: _GraphWriter, x: str) -> str:
+def _vgg16_backbone(graph: GraphWriter, x: str) -> str:
     """torchvision VGG16 ``features[:-2]``: 3x3 convs with ReLUs and 2x2 max pools."""
     for conv in vgg16_convs():
         prefix = f"backbone.{conv.module}"
@@ -176,7 +197,7 @@ def _vgg16_backbone(graph: _GraphWriter, x: str) -> str:
     return x
 
 
-def _residual_block(graph: _GraphWriter, x: str, prefix: str, kind: BlockKind, stride: int) -> str:
+def _residual_block(graph: GraphWriter, x: str, prefix: str, kind: BlockKind, stride: int) -> str:
     """One block; a bottleneck strides on its 3x3 conv (torchvision's "ResNet v1.5")."""
     strides = [stride, 1] if kind is BlockKind.BASIC else [1, stride, 1]
     y = x
@@ -192,24 +213,27 @@ def _residual_block(graph: _GraphWriter, x: str, prefix: str, kind: BlockKind, s
     return graph.relu(graph.op("Add", [y, shortcut]))
 
 
-def _cosplace_head(graph: _GraphWriter, features: str) -> str:
+def _cosplace_head(graph: GraphWriter, features: str) -> str:
     """L2 over channels, GeM, Linear, L2, writing the graph output.
 
     GeM averages with ReduceMean over H and W rather than a pooling kernel of the feature map's
     size, which is what keeps height and width dynamic.
     """
-    x = _l2_normalise(graph, features)
-    p = graph.weight(GEM_P_KEY)
-    clamped = graph.op("Max", [x, graph.constant("gem_eps", np.array(GEM_EPS, np.float32))])
-    mean = graph.op("ReduceMean", [graph.op("Pow", [clamped, p])], axes=[2, 3], keepdims=0)
-    pooled = graph.op("Pow", [mean, graph.op("Reciprocal", [p])])
+    pooled = gem(graph, l2_normalise(graph, features), graph.weight(GEM_P_KEY))
     linear = graph.op(
         "Gemm", [pooled, graph.weight(LINEAR_WEIGHT_KEY), graph.weight(LINEAR_BIAS_KEY)], transB=1
     )
-    return _l2_normalise(graph, linear, output=OUTPUT_NAME)
+    return l2_normalise(graph, linear, output=OUTPUT_NAME)
 
 
-def _l2_normalise(graph: _GraphWriter, x: str, output: str | None = None) -> str:
+def gem(graph: GraphWriter, x: str, p: str) -> str:
+    """GeM pooling [N, C, H, W] -> [N, C]: ``mean_hw(max(x, eps)^p)^(1/p)``, p a graph value."""
+    clamped = graph.op("Max", [x, graph.constant("gem_eps", np.array(GEM_EPS, np.float32))])
+    mean = graph.op("ReduceMean", [graph.op("Pow", [clamped, p])], axes=[2, 3], keepdims=0)
+    return graph.op("Pow", [mean, graph.op("Reciprocal", [p])])
+
+
+def l2_normalise(graph: GraphWriter, x: str, output: str | None = None) -> str:
     """``x / max(||x||_2 over axis 1, eps)``, as torch ``F.normalize``."""
     norm = graph.op("ReduceL2", [x], axes=[1], keepdims=1)
     eps = graph.constant("normalise_eps", np.array(NORMALISE_EPS, np.float32))

@@ -5,19 +5,19 @@ names a checkpoint's pickle may import are those a state_dict is made of, each m
 object of this module: torch's tensor constructors become functions that build numpy arrays
 from the raw storage records, with offsets, sizes and strides checked first; torch's storage
 types become markers carrying a dtype. Anything else stops the load before it is called.
+Where the storages' bytes live differs between torch's two file formats, so the caller passes
+a function that reads them (:mod:`shared.model.checkpoint`, :mod:`shared.model.legacy_pth`).
 """
 
 from __future__ import annotations
 
-import io
 import pickle
 import re
 import struct
-import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from math import prod
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -196,16 +196,20 @@ _ALLOWED_GLOBALS: Mapping[tuple[str, str], object] = {
 }
 
 
+# Reads storage ``key`` given the dtype and element count its persistent id states; returns
+# exactly that many elements or raises CheckpointError.
+StorageReader = Callable[[str, np.dtype[Any], int], npt.NDArray[Any]]
+
+
 class RestrictedUnpickler(pickle.Unpickler):
     """An unpickler that can only build what a state_dict is made of.
 
-    Storages are read from ``<prefix>data/<key>`` records of ``archive`` as the pickle names them.
+    Storages come from ``read_storage`` as the pickle names them, each key read once.
     """
 
-    def __init__(self, data: bytes, archive: zipfile.ZipFile, prefix: str) -> None:
-        super().__init__(io.BytesIO(data), encoding="utf-8")
-        self._archive = archive
-        self._prefix = prefix
+    def __init__(self, file: IO[bytes], read_storage: StorageReader) -> None:
+        super().__init__(file, encoding="utf-8")
+        self._read_storage = read_storage
         self._storages: dict[str, tuple[_StorageType, _Storage]] = {}
 
     def find_class(self, module_name: str, global_name: str, /) -> object:
@@ -219,10 +223,16 @@ class RestrictedUnpickler(pickle.Unpickler):
         return allowed
 
     def persistent_load(self, pid: Any, /) -> object:
-        """A storage named by ``('storage', type, key, location, numel)``, read once per key."""
-        if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
+        """A storage named by ``('storage', type, key, location, numel)``, read once per key.
+
+        The legacy format adds a sixth field, the storage a view belongs to; torch has written
+        None there since 1.0, and views of other storages are refused rather than resolved.
+        """
+        if not (isinstance(pid, tuple) and len(pid) in (5, 6) and pid[0] == "storage"):
             raise CheckpointError(f"unexpected persistent id {pid!r:.80}")
-        _, storage_type, key, _location, numel = pid
+        if len(pid) == 6 and pid[5] is not None:
+            raise CheckpointError("a storage view of another storage (torch < 1.0), not loaded")
+        _, storage_type, key, _location, numel = pid[:5]
         if not isinstance(storage_type, _StorageType):
             raise CheckpointError(f"persistent id names {storage_type!r:.80}, not a storage type")
         if not (isinstance(key, str) and _STORAGE_KEY.match(key)):
@@ -234,17 +244,9 @@ class RestrictedUnpickler(pickle.Unpickler):
                     f"storage {key} is read as {seen_type.name} and {storage_type.name}"
                 )
             return storage
-        count = _count(numel, "storage size")
-        name = f"{self._prefix}data/{key}"
-        expected = count * storage_type.dtype.itemsize
-        try:
-            info = self._archive.getinfo(name)
-        except KeyError:
-            raise CheckpointError(f"record {name} is missing") from None
-        if info.file_size != expected:
-            raise CheckpointError(f"record {name} holds {info.file_size} bytes, not {expected}")
-        values = np.frombuffer(self._archive.read(info), dtype=storage_type.dtype)
-        storage = _Storage(values)
+        storage = _Storage(
+            self._read_storage(key, storage_type.dtype, _count(numel, "storage size"))
+        )
         self._storages[key] = (storage_type, storage)
         return storage
 
@@ -261,12 +263,43 @@ def _counts(values: object, what: str) -> tuple[int, ...]:
     return tuple(_count(value, what) for value in values)
 
 
-def load_data_pkl(archive: zipfile.ZipFile, prefix: str, file_name: str) -> object:
-    """Unpickle ``<prefix>data.pkl``; any failure is a one-line ``CheckpointError``."""
-    unpickler = RestrictedUnpickler(archive.read(f"{prefix}data.pkl"), archive, prefix)
+def unpickle(file: IO[bytes], read_storage: StorageReader, file_name: str, part: str) -> object:
+    """The next pickle of ``file``; any failure is a one-line ``CheckpointError``."""
+    return _load(RestrictedUnpickler(file, read_storage), file_name, part)
+
+
+def survey_storages(file: IO[bytes], file_name: str) -> dict[str, tuple[np.dtype[Any], int]]:
+    """Each storage key the next pickle of ``file`` names, with its dtype and element count.
+
+    torch's legacy format writes the storages' bytes after the pickle, and walking them needs
+    their element sizes, so those are learnt first by a pass that builds no tensor.
+    """
+    found: dict[str, tuple[np.dtype[Any], int]] = {}
+
+    def record(key: str, dtype: np.dtype[Any], count: int) -> npt.NDArray[Any]:
+        found[key] = (dtype, count)
+        return np.empty(0, dtype)
+
+    _load(_StorageSurvey(file, record), file_name, "tensor pickle")
+    return found
+
+
+class _StorageSurvey(RestrictedUnpickler):
+    """The same allow-list, but every allow-listed function is a no-op: nothing is built, so
+    the pass costs no memory however many tensors the pickle claims over its storages."""
+
+    def find_class(self, module_name: str, global_name: str, /) -> object:
+        allowed = super().find_class(module_name, global_name)
+        return _IGNORED if isinstance(allowed, _Constructor) else allowed
+
+
+_IGNORED = _Constructor(lambda *args: np.empty(0))
+
+
+def _load(unpickler: RestrictedUnpickler, file_name: str, part: str) -> object:
     try:
         return unpickler.load()
     except CheckpointError:
         raise
     except _MALFORMED as exc:
-        raise CheckpointError(f"{file_name} has a malformed data.pkl: {exc}") from exc
+        raise CheckpointError(f"{file_name} has a malformed {part}: {exc}") from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from shared.model.architecture import Backbone, seeded_state_dict
+from shared.model.kinds import ModelKind
 from shared.model.onnx_builder import build_cosplace_onnx, model_identity, write_model
 
 
@@ -25,6 +26,10 @@ def write_seeded_model(
         f"seeded untrained CosPlace-architecture network ({backbone}, D={dim}, seed {seed}): "
         "for tests and a first run only; it does not recognise places"
     )
-    metadata = {"geopin.trained": "false", "geopin.description": description}
+    metadata = {
+        "geopin.trained": "false",
+        "geopin.kind": ModelKind.UNTRAINED.value,
+        "geopin.description": description,
+    }
     write_model(build_cosplace_onnx(state_dict, backbone, dim, metadata), path)
     return model_identity(state_dict)

@@ -1,7 +1,8 @@
-"""The ONNX Runtime session: providers, threads and the model's identity.
+"""The ONNX Runtime session: providers, precision, threads and the model's identity.
 
 Kept apart from pre- and post-processing (:mod:`shared.model.embedder`) so the
-runtime can change (GPU providers, threads) without touching what the model means.
+runtime can change (GPU providers, threads) without touching what the model means;
+which providers and options is decided in :mod:`shared.model.runtime`.
 """
 
 from __future__ import annotations
@@ -9,11 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 
+from shared.model.default_model import ensure_default_model
+from shared.model.fp16 import to_fp16
+from shared.model.kinds import kind_of
+from shared.model.runtime import TENSORRT, plan_providers, session_options
 from shared.settings import ModelSettings
 
 log = logging.getLogger(__name__)
@@ -32,6 +37,7 @@ class ModelInfo:
     dim: int
     trained: bool
     description: str
+    kind: str  # a shared.model.kinds.ModelKind value
 
     def public(self) -> dict[str, str | int | bool]:
         return {
@@ -39,6 +45,7 @@ class ModelInfo:
             "backbone": self.backbone,
             "dim": self.dim,
             "trained": self.trained,
+            "kind": self.kind,
             "description": self.description,
         }
 
@@ -47,38 +54,62 @@ class OnnxSession:
     """One inference session per process, loaded once: sessions are costly and not fork-safe."""
 
     def __init__(self, settings: ModelSettings) -> None:
-        path = Path(settings.path)
-        if not path.is_file():
+        path = settings.path
+        if path is None:  # nothing configured: the default model, built once and cached
+            path = ensure_default_model(settings.default_model_dir)
+        elif not path.is_file():  # configured but missing: an error, never a silent substitute
             raise ModelNotFound(
-                f"model file {path} not found: create a seeded one with `geopin model init` "
-                "or point GEOPIN_MODEL__PATH at a CosPlace ONNX file"
+                f"model file {path} (GEOPIN_MODEL__PATH) not found: export one with "
+                "`geopin model export`, or unset GEOPIN_MODEL__PATH for the default model"
             )
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = settings.intra_op_threads
-        # One request at a time per session: parallelism comes from worker processes.
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        available = set(ort.get_available_providers())
-        providers = [p for p in settings.providers if p in available] or ["CPUExecutionProvider"]
+        plan = plan_providers(
+            settings.providers,
+            ort.get_available_providers(),
+            fp16=settings.fp16,
+            cache_dir=settings.engine_cache_dir,
+        )
+        if plan.fp16_ignored:
+            log.warning("GEOPIN_MODEL__FP16 is on but no GPU provider is available: FP32 on CPU")
+        if TENSORRT in plan.names:
+            settings.engine_cache_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        self._session = ort.InferenceSession(str(path), options, providers=providers)
+        # An FP16 copy is made at load time rather than kept on disk, so there is one model
+        # file, one identity and one thing to deploy; converting takes seconds.
+        model: str | bytes = (
+            to_fp16(onnx.load(path)).SerializeToString() if plan.fp16_graph else str(path)
+        )
+        self._session = ort.InferenceSession(
+            model,
+            session_options(settings.intra_op_threads),
+            providers=plan.names,
+            provider_options=plan.options,
+        )
         self.load_seconds = time.perf_counter() - started
+        # ONNX Runtime falls back to the next provider when one fails to start (say, TensorRT
+        # without its libraries), so what runs is read back rather than assumed.
+        self.providers = tuple(self._session.get_providers())
+        if self.providers[0] != plan.names[0]:
+            log.warning("%s did not start; running on %s", plan.names[0], self.providers[0])
         self._input = self._session.get_inputs()[0].name
         meta = self._session.get_modelmeta().custom_metadata_map
+        fp16 = plan.fp16_graph or (settings.fp16 and self.providers[0] == TENSORRT)
+        self.precision = "fp16" if fp16 else meta.get("geopin.precision", "fp32")
         self.info = ModelInfo(
             model_id=meta.get("geopin.model_id", "unknown"),
             backbone=meta.get("geopin.backbone", "unknown"),
             dim=int(self._session.get_outputs()[0].shape[-1]),
             trained=meta.get("geopin.trained", "true") == "true",
             description=meta.get("geopin.description", ""),
+            kind=kind_of(meta).value,
         )
         log.info(
-            "loaded model %s (%s, D=%d, %s) with %s in %.2fs",
+            "loaded model %s (%s, D=%d, %s) on %s, %s, in %.2fs",
             self.info.model_id[:12],
             self.info.backbone,
             self.info.dim,
-            "trained" if self.info.trained else "UNTRAINED: results are meaningless",
-            self._session.get_providers()[0],
+            kind_of(meta).label,
+            self.providers[0],
+            self.precision,
             self.load_seconds,
         )
 

@@ -19,6 +19,7 @@ import redis
 import requests
 
 from tests.factories import write_reference_set
+from tests.integration.stack import delete_indices
 
 REDIS_URL = os.environ.get("GEOPIN_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ES_URL = os.environ.get("GEOPIN_TEST_ES_URL", "http://127.0.0.1:9200")
@@ -49,14 +50,24 @@ def es_server() -> str:
 _next_db = itertools.cycle(range(1, 16))
 
 
-@pytest.fixture
-def redis_db(redis_server: str) -> Iterator[str]:
-    """A Redis database of its own for one test, emptied before and after."""
+def _emptied_db(redis_server: str) -> Iterator[str]:
     url = f"{redis_server}/{next(_next_db)}"
     client = redis.Redis.from_url(url)
     client.flushdb()
     yield url
     client.flushdb()
+
+
+@pytest.fixture
+def redis_db(redis_server: str) -> Iterator[str]:
+    """A Redis database of its own for one test, emptied before and after."""
+    yield from _emptied_db(redis_server)
+
+
+@pytest.fixture(scope="module")
+def redis_module_db(redis_server: str) -> Iterator[str]:
+    """A Redis database shared by one module's tests (a stack started once per module)."""
+    yield from _emptied_db(redis_server)
 
 
 @pytest.fixture(scope="session")
@@ -73,11 +84,13 @@ def es_index(es_server: str) -> Iterator[str]:
     """An alias of its own for the test session; its indices are deleted afterwards."""
     alias = f"geopin-test-{uuid.uuid4().hex[:8]}"
     yield alias
-    requests.delete(f"{es_server}/{alias}-*", timeout=30)
+    delete_indices(es_server, alias)
 
 
 @pytest.fixture(scope="session")
-def base_env(es_server: str, es_index: str, model_path: Path) -> dict[str, str]:
+def base_env(
+    es_server: str, es_index: str, model_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, str]:
     """Settings every GeoPin process in the tests shares (Redis comes per test)."""
     return {
         "GEOPIN_ELASTICSEARCH__URL": es_server,
@@ -85,6 +98,7 @@ def base_env(es_server: str, es_index: str, model_path: Path) -> dict[str, str]:
         "GEOPIN_MODEL__PATH": str(model_path),
         "GEOPIN_MODEL__INTRA_OP_THREADS": "1",
         "GEOPIN_LOG_LEVEL": "INFO",
+        "GEOPIN_THUMBNAILS__DIR": str(tmp_path_factory.mktemp("thumbnails")),
     }
 
 
@@ -94,8 +108,18 @@ def reference_manifest(
 ) -> Path:
     """A few dozen generated geotagged photos, indexed once with the real CLI."""
     manifest = write_reference_set(tmp_path_factory.mktemp("references"), REFERENCE_COUNT)
+    report = manifest.parent / "ingest-report.jsonl"
     result = subprocess.run(
-        [sys.executable, "-m", "shared.cli", "index", "add", str(manifest)],
+        [
+            sys.executable,
+            "-m",
+            "shared.cli",
+            "index",
+            "add",
+            str(manifest),
+            "--report",
+            str(report),
+        ],
         env={**os.environ, **base_env, "GEOPIN_REDIS__URL": redis_server},
         capture_output=True,
         text=True,

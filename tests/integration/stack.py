@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -67,6 +68,10 @@ def start_searcher(env: Mapping[str, str], log_dir: Path) -> Service:
     return Service("searcher", [sys.executable, "-m", "services.searcher.worker"], env, log_dir)
 
 
+def start_notifier(env: Mapping[str, str], log_dir: Path) -> Service:
+    return Service("notifier", [sys.executable, "-m", "services.notifier.worker"], env, log_dir)
+
+
 def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
     port = free_port()
     argv = [
@@ -109,3 +114,26 @@ def wait_until(
         time.sleep(0.05)
     tail = f"\n{service.log_tail()}" if service else ""
     raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}{tail}")
+
+
+@contextmanager
+def running_stack(env: Mapping[str, str], log_dir: Path) -> Iterator[str]:
+    """Embedder, searcher and gateway, ready to locate photos; yields the gateway's URL."""
+    services = [start_embedder(env, log_dir), start_searcher(env, log_dir)]
+    try:
+        gateway, url = start_gateway(env, log_dir)
+        services.append(gateway)
+        wait_until(lambda: http_status(url + "/readyz") == 200, 90, "readiness", services[0])
+        yield url
+    finally:
+        for service in services:
+            service.stop()
+
+
+def delete_indices(es_url: str, alias: str) -> None:
+    """Delete a test alias's indices by name: the server refuses wildcard deletes
+    (``action.destructive_requires_name``), so ``DELETE <alias>-*`` alone removes nothing."""
+    found = requests.get(f"{es_url}/{alias}-*", params={"allow_no_indices": "true"}, timeout=30)
+    names = sorted(found.json()) if found.ok else []
+    if names:
+        requests.delete(f"{es_url}/{','.join(names)}", timeout=30).raise_for_status()

@@ -10,13 +10,7 @@ import requests
 
 from shared.client import GeoPinClient
 from tests.factories import perturbed, place_location, place_photo
-from tests.integration.stack import (
-    http_status,
-    start_embedder,
-    start_gateway,
-    start_searcher,
-    wait_until,
-)
+from tests.integration.stack import running_stack
 
 
 @pytest.fixture
@@ -24,20 +18,8 @@ def gateway_url(
     redis_db: str, base_env: dict[str, str], reference_manifest: Path, tmp_path: Path
 ) -> Iterator[str]:
     env = {**base_env, "GEOPIN_REDIS__URL": redis_db}
-    services = [start_embedder(env, tmp_path), start_searcher(env, tmp_path)]
-    try:
-        gateway, url = start_gateway(env, tmp_path)
-        services.append(gateway)
-        wait_until(
-            lambda: http_status(url + "/readyz") == 200,
-            90,
-            "readiness",
-            services[0],
-        )
+    with running_stack(env, tmp_path) as url:
         yield url
-    finally:
-        for service in services:
-            service.stop()
 
 
 def test_unchanged_reference_photo_is_its_own_top_match(
@@ -51,7 +33,9 @@ def test_unchanged_reference_photo_is_its_own_top_match(
     assert matches[0]["id"] == "place-007"
     assert matches[0]["score"] > 0.999
     lat, lon = place_location(7)
-    assert job["result"]["location"] == pytest.approx({"lat": lat, "lon": lon}, abs=1e-6)
+    location = job["result"]["location"]
+    assert (location["lat"], location["lon"]) == pytest.approx((lat, lon), abs=1e-6)
+    assert location["method"] == "densest-cluster"
     scores = [m["score"] for m in matches]
     assert scores == sorted(scores, reverse=True)
 

@@ -14,7 +14,7 @@ def test_index_add_names_bad_lines_and_indexes_nothing(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["index", "add", str(manifest)])
     assert result.exit_code == 1
     assert f"{manifest}: line 3: latitude -91.0 is not a number between -90 and 90" in result.output
-    assert result.output.rstrip().endswith("Error: 1 bad line(s); nothing was indexed")
+    assert result.output.rstrip().endswith("Error: 1 problem(s); nothing was indexed")
     assert "Traceback" not in result.output
 
 

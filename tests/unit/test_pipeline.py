@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pytest
 
-from shared.geo import LatLon
+from shared.geo import BoundingBox, GeoFilter, LatLon
 from shared.images import UndecodableImage
 from shared.index import Match, ModelMismatch
 from shared.jobs import Job, JobError, JobStatus, QueryVector, StatusChange, utc_now
 from shared.pipeline import embed_step, search_step
+from shared.settings import LocationSettings
+
+LOCATION = LocationSettings()
 
 
 class MemoryStore:
@@ -21,8 +25,8 @@ class MemoryStore:
         self.uploads: dict[str, bytes] = {}
         self.vectors: dict[str, QueryVector] = {}
 
-    def create(self, upload: bytes, top_k: int) -> Job:
-        job = Job(job_id=f"job-{len(self.jobs)}", top_k=top_k)
+    def create(self, upload: bytes, top_k: int, geo_filter: dict[str, Any] | None = None) -> Job:
+        job = Job(job_id=f"job-{len(self.jobs)}", top_k=top_k, geo_filter=geo_filter)
         self.jobs[job.job_id], self.uploads[job.job_id] = job, upload
         return job
 
@@ -82,8 +86,12 @@ class CountingEmbedder:
 class FixedIndex:
     def __init__(self, model_id: str = "model-a") -> None:
         self.model_id = model_id
+        self.areas: list[GeoFilter | None] = []
 
-    def search(self, vector: np.ndarray, k: int, model_id: str) -> list[Match]:
+    def search(
+        self, vector: np.ndarray, k: int, model_id: str, geo: GeoFilter | None = None
+    ) -> list[Match]:
+        self.areas.append(geo)
         if model_id != self.model_id:
             raise ModelMismatch("index built by another model")
         return [Match(f"ref-{i}", LatLon(52.0 + i, 4.0), 1.0 - i / 10) for i in range(k)]
@@ -118,14 +126,21 @@ def test_rejected_photo_fails_the_job_with_the_image_code(store: MemoryStore) ->
     assert failed.error == JobError("undecodable-image", "the photo is truncated")
 
 
-def test_search_records_best_first_matches_and_top_match_location(store: MemoryStore) -> None:
+def test_search_records_best_first_matches_and_consensus_location(store: MemoryStore) -> None:
     job = store.create(b"photo", 3)
     embed_step(job.job_id, store, CountingEmbedder())
-    search_step(job.job_id, store, FixedIndex())
+    search_step(job.job_id, store, FixedIndex(), LOCATION)
     done = store.jobs[job.job_id]
     assert done.status is JobStatus.SUCCEEDED
     assert [m["id"] for m in done.result["matches"]] == ["ref-0", "ref-1", "ref-2"]
-    assert done.result["location"] == {"lat": 52.0, "lon": 4.0}
+    # The matches lie a degree apart and score 0.1 apart: the best one wins alone.
+    assert done.result["location"] == {
+        "lat": 52.0,
+        "lon": 4.0,
+        "confidence": pytest.approx(1 / (1 + math.exp(-2) + math.exp(-4)), abs=1e-4),
+        "radius_m": 25.0,
+        "method": "densest-cluster",
+    }
     assert set(done.result["timings"]) == {"queued_s", "embed_s", "handoff_s", "search_s"}
     assert all(t >= 0 for t in done.result["timings"].values())
     assert store.load_vector(job.job_id) is None
@@ -134,9 +149,9 @@ def test_search_records_best_first_matches_and_top_match_location(store: MemoryS
 def test_second_search_delivery_never_changes_the_result(store: MemoryStore) -> None:
     job = store.create(b"photo", 2)
     embed_step(job.job_id, store, CountingEmbedder())
-    search_step(job.job_id, store, FixedIndex())
+    search_step(job.job_id, store, FixedIndex(), LOCATION)
     first = dict(store.jobs[job.job_id].result or {})
-    search_step(job.job_id, store, FixedIndex())
+    search_step(job.job_id, store, FixedIndex(), LOCATION)
     assert store.jobs[job.job_id].result == first
     assert [h.status for h in store.jobs[job.job_id].history].count(JobStatus.SUCCEEDED) == 1
 
@@ -144,8 +159,17 @@ def test_second_search_delivery_never_changes_the_result(store: MemoryStore) -> 
 def test_query_from_another_model_fails_the_job_clearly(store: MemoryStore) -> None:
     job = store.create(b"photo", 2)
     embed_step(job.job_id, store, CountingEmbedder())
-    search_step(job.job_id, store, FixedIndex(model_id="model-b"))
+    search_step(job.job_id, store, FixedIndex(model_id="model-b"), LOCATION)
     failed = store.jobs[job.job_id]
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert failed.error.code == "model-mismatch"
+
+
+def test_the_jobs_search_area_is_applied_inside_the_index_search(store: MemoryStore) -> None:
+    area = BoundingBox(51.0, 3.0, 53.0, 5.0)
+    job = store.create(b"photo", 2, geo_filter=area.to_dict())
+    embed_step(job.job_id, store, CountingEmbedder())
+    index = FixedIndex()
+    search_step(job.job_id, store, index, LOCATION)
+    assert index.areas == [area]

@@ -31,3 +31,22 @@ def test_defaults_are_safe_for_a_public_gateway() -> None:
     assert settings.images.max_upload_bytes == 20 * 1024 * 1024
     assert settings.images.max_pixels <= 50_000_000
     assert settings.celery.hard_time_limit_s < settings.celery.visibility_timeout_s
+
+
+def test_webhook_secret_must_be_a_standard_webhooks_secret() -> None:
+    with pytest.raises(ValidationError, match="whsec_"):
+        Settings(webhooks={"secret": "hunter2"})
+
+
+def test_rate_limits_must_be_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEOPIN_LIMITS__SUBMIT", "lots")
+    with pytest.raises(ValidationError, match="submit"):
+        Settings()
+
+
+def test_keys_are_off_and_the_ssrf_guard_has_no_opening_by_default() -> None:
+    settings = Settings()
+    assert settings.auth.enabled is False  # a local run; production turns keys on
+    assert settings.webhooks.insecure_allow_networks == []
+    assert settings.webhooks.schedule_s[0] == 5
+    assert settings.webhooks.schedule_s[-1] == 24 * 3600

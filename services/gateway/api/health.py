@@ -7,6 +7,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from services.gateway.context import gateway
+from shared.backends import describe
+from shared.model.kinds import kind_announced
 
 bp = Blueprint("health", __name__)
 
@@ -43,12 +45,14 @@ def readyz() -> tuple[Response, int]:
         if not models:
             checks["model"]["error"] = "no embedding worker has loaded a model yet"
     ready = all(c["ok"] for c in checks.values())
-    body = {"status": "ready" if ready else "not-ready", "checks": checks}
-    if any(not m.get("trained", True) for m in models):
-        body["warning"] = (
-            "the loaded model is an untrained, seeded network: results are meaningless; "
-            "see docs/models.md"
-        )
+    body = {
+        "status": "ready" if ready else "not-ready",
+        "checks": checks,
+        "backends": describe(ctx.settings),
+    }
+    warnings = sorted({w for m in models if (w := kind_announced(m).warning)})
+    if warnings:
+        body["warning"] = "; ".join(warnings)
     return jsonify(body), 200 if ready else 503
 
 

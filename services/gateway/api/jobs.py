@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
+import redis
 from flask import Blueprint, Response, jsonify, request, url_for
 from kombu.exceptions import OperationalError
 
 from services.gateway.context import gateway
 from services.gateway.problems import Problem
+from services.gateway.security import current_key
 from shared.celery_app import enqueue_locate
+from shared.geo import BadGeoFilter, GeoFilter, parse_geo_filter
 from shared.images import ImageRejected, UnsupportedImageType, validate_upload
+from shared.jobs import Job
+from shared.webhooks.delivery import NoSigningSecret
+from shared.webhooks.ssrf import CallbackRefused
 
 log = logging.getLogger(__name__)
 
@@ -67,37 +74,129 @@ def _read_top_k() -> int:
     return top_k
 
 
+def _read_geo_filter() -> GeoFilter | None:
+    """An optional search area: ``bbox=south,west,north,east``, or ``center=lat,lon`` and
+    ``radius_m``, as form fields or query parameters."""
+
+    def field(name: str) -> str | None:
+        return request.form.get(name) or request.args.get(name)
+
+    try:
+        return parse_geo_filter(field("bbox"), field("center"), field("radius_m"))
+    except BadGeoFilter as exc:
+        raise Problem(400, "invalid-geo-filter", "Invalid search area", str(exc)) from exc
+
+
+def _read_callback_url(owner: str | None) -> str | None:
+    """An optional ``callback_url``, refused now if the SSRF guard or a missing secret can tell."""
+    url = request.form.get("callback_url") or request.args.get("callback_url")
+    if url is None:
+        return None
+    try:
+        gateway().notifier.check_callback(url, owner)
+    except NoSigningSecret as exc:
+        raise Problem(400, "webhooks-not-configured", "Webhooks not configured", str(exc)) from exc
+    except CallbackRefused as exc:
+        raise Problem(400, "callback-url-refused", "Callback URL refused", str(exc)) from exc
+    return url
+
+
+def _refuse_when_queue_is_full() -> None:
+    limits = gateway().settings.limits
+    if gateway().backpressure.full():
+        raise Problem(
+            503,
+            "queue-full",
+            "Too many jobs waiting",
+            f"more than {limits.max_queued_jobs} jobs are waiting; try again later",
+            headers={"Retry-After": str(limits.retry_after_s)},
+        )
+
+
+def _owner() -> str | None:
+    key = current_key()
+    return key.key_id if key is not None else None
+
+
+def _owned_job(job_id: str) -> Job:
+    """The job, if it exists and belongs to the caller's key; 404 alike for both cases."""
+    job = gateway().store.get(job_id)
+    if job is None or job.owner != _owner():
+        raise Problem(
+            404, "job-not-found", "Job not found", "no job with this ID, or it has expired"
+        )
+    return job
+
+
 @bp.post("/jobs")
 def submit_job() -> tuple[Response, int, dict[str, str]]:
     ctx = gateway()
+    try:
+        _refuse_when_queue_is_full()  # before reading 20 MiB that would be thrown away
+    except redis.RedisError as exc:
+        raise _queue_unavailable() from exc
     data = _read_upload()
     top_k = _read_top_k()
+    area = _read_geo_filter()
+    callback_url = _read_callback_url(_owner())
     try:
         validate_upload(data, ctx.settings.images.max_pixels)
     except UnsupportedImageType as exc:
         raise Problem(415, exc.code, "Unsupported image type", exc.detail) from exc
     except ImageRejected as exc:
         raise Problem(400, exc.code, "Rejected image", exc.detail) from exc
-    job = ctx.store.create(data, top_k)
+    job = ctx.store.create(
+        data,
+        top_k,
+        owner=_owner(),
+        callback_url=callback_url,
+        geo_filter=area.to_dict() if area else None,
+    )
     try:
         enqueue_locate(ctx.celery, job.job_id)
     except OperationalError as exc:
         ctx.store.discard(job.job_id)
         log.error("could not enqueue job %s: %s", job.job_id, exc)
-        raise Problem(
-            503, "queue-unavailable", "Queue unavailable", "the job queue is down; try again soon"
-        ) from exc
+        raise _queue_unavailable() from exc
     location = url_for("jobs.get_job", job_id=job.job_id)
     log.info("job %s queued (top_k=%d, %d bytes)", job.job_id, top_k, len(data))
     body = {"job_id": job.job_id, "status": job.status.value, "links": {"self": location}}
     return jsonify(body), 202, {"Location": location}
 
 
+def _queue_unavailable() -> Problem:
+    return Problem(
+        503, "queue-unavailable", "Queue unavailable", "the job queue is down; try again soon"
+    )
+
+
+def _with_webhook(job: Job) -> dict[str, Any]:
+    """The job as the API shows it, with its callback and every delivery attempt so far."""
+    body = job.public()
+    if job.callback_url is not None:
+        delivery = gateway().notifier.delivery(job.job_id)
+        body["callback_url"] = job.callback_url
+        body["webhook"] = delivery.public() if delivery else {"status": "waiting-for-job"}
+    return body
+
+
 @bp.get("/jobs/<job_id>")
 def get_job(job_id: str) -> Response:
-    job = gateway().store.get(job_id)
-    if job is None:
+    return jsonify(_with_webhook(_owned_job(job_id)))
+
+
+@bp.post("/jobs/<job_id>/redeliver")
+def redeliver(job_id: str) -> tuple[Response, int]:
+    """Send the ended job's webhook again: a new round of attempts, with the same webhook-id."""
+    job = _owned_job(job_id)
+    if job.callback_url is None:
+        raise Problem(409, "no-callback", "No callback", "this job was submitted without one")
+    if not job.status.is_terminal:
         raise Problem(
-            404, "job-not-found", "Job not found", "no job with this ID, or it has expired"
+            409, "job-not-finished", "Job not finished", "the webhook is sent when the job ends"
         )
-    return jsonify(job.public())
+    try:
+        gateway().notifier.start(job)
+    except (redis.RedisError, OperationalError) as exc:
+        raise _queue_unavailable() from exc
+    return jsonify(_with_webhook(job)), 202

@@ -108,25 +108,71 @@ def _torch_modules() -> Iterator[None]:
 
 
 class _TorchLikePickler(pickle.Pickler):
-    """torch.serialization._save's pickler: storages become ('storage', type, key, 'cpu', n)."""
+    """torch.serialization._save's pickler: storages become ('storage', type, key, 'cpu', n).
 
-    def __init__(self, file: io.BytesIO) -> None:
+    The legacy format's pickler adds a sixth field, None (no view of another storage).
+    """
+
+    def __init__(self, file: io.BytesIO, legacy: bool) -> None:
         super().__init__(file, protocol=2)
+        self._legacy = legacy
         self._keys: dict[int, str] = {}
 
     def persistent_id(self, obj: Any) -> Any:
         if isinstance(obj, FakeStorage):
-            key = self._keys.setdefault(id(obj), str(len(self._keys)))
-            return ("storage", _STORAGE_TYPES[obj.type_name], key, "cpu", obj.values.size)
+            number = len(self._keys)
+            key = self._keys.setdefault(
+                id(obj), legacy_key(number) if self._legacy else str(number)
+            )
+            pid = ("storage", _STORAGE_TYPES[obj.type_name], key, "cpu", obj.values.size)
+            return (*pid, None) if self._legacy else pid
         return None
 
 
-def torch_like_pickle(obj: object) -> bytes:
+def legacy_key(number: int) -> str:
+    """The legacy format keys storages by memory address; these sort the other way round from
+    the order the pickle meets them, as addresses may, so readers cannot rely on that order."""
+    return str(10**8 - 1013 * number)
+
+
+def torch_like_pickle(obj: object, legacy: bool = False) -> bytes:
     """``data.pkl`` as torch.save writes it for ``obj`` made of FakeTensors and containers."""
     buffer = io.BytesIO()
     with _torch_modules():
-        _TorchLikePickler(buffer).dump(obj)
+        _TorchLikePickler(buffer, legacy).dump(obj)
     return buffer.getvalue()
+
+
+# What a legacy file begins with: the magic number, protocol 1001 and the system facts.
+LEGACY_HEADER = b"".join(
+    pickle.dumps(value, protocol=2)
+    for value in (
+        0x1950A86A20F9469CFC6C,
+        1001,
+        {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2}},
+    )
+)
+
+
+def legacy_bytes(
+    data_pkl: bytes, storages: Mapping[str, npt.NDArray[Any]], keys: list[str] | None = None
+) -> bytes:
+    """A legacy torch.save file around a given object pickle: header, pickle, key list, then
+    each storage (in key-list order) as its 8-byte element count and its elements."""
+    keys = sorted(storages) if keys is None else keys
+    parts = [LEGACY_HEADER, data_pkl, pickle.dumps(keys, protocol=2)]
+    for key in keys:
+        values = storages[key]
+        parts.append(struct.pack("<q", values.size))
+        parts.append(values.astype(values.dtype.newbyteorder("<")).tobytes())
+    return b"".join(parts)
+
+
+def save_like_torch_legacy(path: Path, obj: object) -> Path:
+    """``torch.save(obj, path, _use_new_zipfile_serialization=False)`` for FakeTensors."""
+    storages = {legacy_key(int(k)): s.values for k, s in storages_of(obj).items()}
+    path.write_bytes(legacy_bytes(torch_like_pickle(obj, legacy=True), storages))
+    return path
 
 
 def storages_of(obj: object) -> dict[str, FakeStorage]:

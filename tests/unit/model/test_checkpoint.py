@@ -21,6 +21,7 @@ from tests.unit.model.factories import (
     fake_tensors,
     pickle_calling,
     save_like_torch,
+    save_like_torch_legacy,
     write_checkpoint,
 )
 
@@ -35,9 +36,18 @@ def _weights() -> dict[str, np.ndarray]:
     }
 
 
-def test_a_checkpoint_saved_like_torch_loads_with_dtypes_shapes_and_values(tmp_path: Path) -> None:
+# torch.save's two formats: the zip one, and the legacy one of torch < 1.6.
+BOTH_FORMATS = pytest.mark.parametrize(
+    "save", [save_like_torch, save_like_torch_legacy], ids=["zip", "legacy"]
+)
+
+
+@BOTH_FORMATS
+def test_a_checkpoint_saved_like_torch_loads_with_dtypes_shapes_and_values(
+    tmp_path: Path, save: Callable[[Path, object], Path]
+) -> None:
     weights = _weights()
-    loaded = load_checkpoint(save_like_torch(tmp_path / "w.pth", fake_tensors(weights)))
+    loaded = load_checkpoint(save(tmp_path / "w.pth", fake_tensors(weights)))
     assert list(loaded.state_dict) == list(weights)
     for key, expected in weights.items():
         actual = loaded.state_dict[key]
@@ -45,7 +55,11 @@ def test_a_checkpoint_saved_like_torch_loads_with_dtypes_shapes_and_values(tmp_p
         np.testing.assert_array_equal(actual, expected)
 
 
-def test_views_of_one_storage_load_at_their_offsets_and_strides(tmp_path: Path) -> None:
+@BOTH_FORMATS
+def test_views_of_one_storage_load_at_their_offsets_and_strides(
+    tmp_path: Path, save: Callable[[Path, object], Path]
+) -> None:
+    """Converted TensorFlow weights are saved so: permuted, not made contiguous."""
     base = np.arange(24, dtype=np.float32)
     storage = FakeStorage("FloatStorage", base)
     tensors = OrderedDict(
@@ -54,7 +68,7 @@ def test_views_of_one_storage_load_at_their_offsets_and_strides(tmp_path: Path) 
         every_fifth=FakeTensor(storage, 0, (5,), (5,)),
         scalar=FakeTensor(storage, 23, (), ()),
     )
-    loaded = load_checkpoint(save_like_torch(tmp_path / "views.pth", tensors)).state_dict
+    loaded = load_checkpoint(save(tmp_path / "views.pth", tensors)).state_dict
     np.testing.assert_array_equal(loaded["whole"], base.reshape(4, 6))
     np.testing.assert_array_equal(loaded["transposed"], base[2:14].reshape(3, 4).T)
     np.testing.assert_array_equal(loaded["every_fifth"], base[::5])
@@ -193,14 +207,6 @@ def test_a_storage_record_of_the_wrong_size_is_refused(tmp_path: Path) -> None:
 def _record(path: Path, name: str) -> bytes:
     with zipfile.ZipFile(path) as archive:
         return archive.read(name)
-
-
-def test_the_legacy_non_zip_format_is_refused_with_the_way_out(tmp_path: Path) -> None:
-    path = tmp_path / "old.pth"
-    magic = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19."
-    path.write_bytes(magic + b"\x80\x02M\xe9\x03.")  # the magic number, then protocol 1001
-    with pytest.raises(CheckpointError, match=r"legacy \(pre-1\.6, non-zip\) format; re-save"):
-        load_checkpoint(path)
 
 
 @pytest.mark.parametrize(

@@ -89,6 +89,7 @@ def test_the_exported_model_carries_its_identity(resnet18: Exported) -> None:
         "geopin.model_id": model_identity(resnet18.weights),
         "geopin.checkpoint_sha256": hashlib.sha256(resnet18.checkpoint.read_bytes()).hexdigest(),
         "geopin.trained": "true",
+        "geopin.kind": "cosplace",
         "geopin.description": "CosPlace ResNet18 D=32 from ResNet18_32_cosplace.pth",
     }
     assert preprocessing["mean"] == [0.485, 0.456, 0.406]

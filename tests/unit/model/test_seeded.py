@@ -14,6 +14,7 @@ def test_seeded_model_is_labelled_untrained(tmp_path: Path) -> None:
     model_id = write_seeded_model(path)
     metadata = {prop.key: prop.value for prop in onnx.load(path).metadata_props}
     assert metadata["geopin.trained"] == "false"
+    assert metadata["geopin.kind"] == "untrained"
     assert metadata["geopin.description"] == (
         "seeded untrained CosPlace-architecture network (ResNet18, D=512, seed 0): "
         "for tests and a first run only; it does not recognise places"
