@@ -6,10 +6,11 @@
 #   docker build --target embedder     -t geopin/embedder:TAG .
 #   docker build --target embedder-gpu -t geopin/embedder-gpu:TAG .
 #   docker build --target searcher     -t geopin/searcher:TAG .
+#   docker build --target notifier     -t geopin/notifier:TAG .
 #
-# One file rather than one per service: the three services are one Python package with one
-# dependency list, so they share the build stage and every layer below the final CMD (three
-# Dockerfiles would carry three copies of the same build steps). Only the GPU embedder has
+# One file rather than one per service: the four services are one Python package with one
+# dependency list, so they share the build stage and every layer below the final CMD (four
+# Dockerfiles would carry four copies of the same build steps). Only the GPU embedder has
 # a base of its own. docs/deployment.md says how this file was checked (hadolint and tests;
 # no image was built where it was written).
 #
@@ -74,6 +75,9 @@ EXPOSE 8000
 # Settings in GUNICORN_CMD_ARGS so compose or Kubernetes can change them without a new
 # command line. Sync workers: the ingress (or compose's port) is expected to buffer uploads.
 # The heartbeat file goes to /dev/shm, a tmpfs even when the root filesystem is read-only.
+# prometheus_client's multiprocess mode: each gunicorn process writes its samples here and
+# /metrics sums them (shared/metrics.py). /tmp is a fresh tmpfs or emptyDir per container.
+ENV PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus
 ENV GUNICORN_CMD_ARGS="--bind=0.0.0.0:8000 --workers=2 --timeout=60 --graceful-timeout=30 --worker-tmp-dir=/dev/shm --access-logfile=-"
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
@@ -93,6 +97,11 @@ FROM runtime AS searcher
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"searcher@$HOSTNAME\" --timeout 10 >/dev/null"]
 CMD ["python", "-m", "services.searcher.worker"]
+
+FROM runtime AS notifier
+HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
+    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"notifier@$HOSTNAME\" --timeout 10 >/dev/null"]
+CMD ["python", "-m", "services.notifier.worker"]
 
 # ---------------------------------------------------------------------------------------
 # GPU embedder. Ubuntu 24.04 (the CUDA base) ships Python 3.12 only; a standalone CPython

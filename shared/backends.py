@@ -128,18 +128,21 @@ def presence(settings: Settings, client: redis.Redis | None = None) -> ModelPres
     return ModelPresence(client or redis_client(settings), settings.redis.key_prefix)
 
 
-def backpressure(settings: Settings) -> Backpressure:
-    """Watches the ``embed`` queue in the broker, which may be another Redis than the jobs'."""
-    max_queued = settings.limits.max_queued_jobs
+def queue_length(settings: Settings) -> Callable[[str], int]:
+    """Reads a Celery queue's waiting tasks in the broker, which may be another Redis than
+    the jobs': the list KEDA watches, or the embedded transport's table."""
     if not uses_redis(settings):
-        database = _file(settings, "queue.db")
-        return Backpressure(
-            partial(embedded_broker.queue_length, database, EMBED_QUEUE), max_queued
-        )
+        return partial(embedded_broker.queue_length, _file(settings, "queue.db"))
     broker = redis.Redis.from_url(
         settings.celery.broker_url or settings.redis.url, socket_timeout=5, socket_connect_timeout=5
     )
-    return Backpressure(partial(broker.llen, EMBED_QUEUE), max_queued)  # type: ignore[arg-type]
+    return broker.llen  # type: ignore[return-value]
+
+
+def backpressure(settings: Settings) -> Backpressure:
+    """Watches the ``embed`` queue in the broker."""
+    length = queue_length(settings)
+    return Backpressure(partial(length, EMBED_QUEUE), settings.limits.max_queued_jobs)
 
 
 def rate_limit_storage(settings: Settings) -> str:

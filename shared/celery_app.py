@@ -104,10 +104,14 @@ def run_worker(
     ``options`` gives the service's defaults; command-line arguments come after them and win.
     """
     from shared.backends import log_choice
+    from shared.metrics import start_worker_server
+    from shared.task_metrics import observe_tasks
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
+    observe_tasks()
+    start_worker_server(settings.metrics.port)
     log_choice(settings, app.main)
     argv = ["worker", f"--loglevel={settings.log_level}", *options(settings), *sys.argv[1:]]
     app.worker_main(argv)

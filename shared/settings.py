@@ -33,6 +33,13 @@ class VectorIndexType(StrEnum):
     BBQ_HNSW = "bbq_hnsw"  # D/8+14 bytes per vector; needs oversampling to keep recall
 
 
+class LogFormat(StrEnum):
+    """How GeoPin processes write their log lines."""
+
+    TEXT = "text"  # for people reading a terminal or a log file
+    JSON = "json"  # one object per line, with job_id, for log collectors
+
+
 class Mode(StrEnum):
     """Which backends GeoPin uses: servers (Redis, Elasticsearch) or its embedded ones."""
 
@@ -385,6 +392,20 @@ class WebSettings(BaseModel):
     )
 
 
+class MetricsSettings(BaseModel):
+    """Prometheus metrics (shared/metrics.py, docs/observability.md)."""
+
+    port: int = Field(
+        0,
+        ge=0,
+        le=65535,
+        description=(
+            "Port on which a worker serves /metrics; 0: none. The gateway serves /metrics on "
+            "its own port whatever this says."
+        ),
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="GEOPIN_", env_nested_delimiter="__", extra="ignore"
@@ -405,7 +426,12 @@ class Settings(BaseSettings):
     location: LocationSettings = Field(default_factory=LocationSettings)
     thumbnails: ThumbnailSettings = Field(default_factory=ThumbnailSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
     log_level: str = Field("INFO", description="Python logging level of every GeoPin process.")
+    log_format: LogFormat = Field(
+        LogFormat.TEXT,
+        description="text, or json: one JSON object per line, each with the job's job_id.",
+    )
     mode: Mode = Field(
         Mode.AUTO,
         description=(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import logging
+import time
 from typing import Any
 
 import redis
@@ -14,21 +14,21 @@ from shared.backends import index_versions, job_store, notifier, presence, redis
 from shared.celery_app import EMBED_TASK, JobTask
 from shared.index import IndexUnavailable
 from shared.ingest.distributed import INGEST_TASK, Ledger, ingest_share
+from shared.metrics import BATCH_SIZE, MODEL_LOAD
 from shared.model.embedder import Embedder
 from shared.pipeline import embed_step
 from shared.settings import Settings
-
-log = logging.getLogger(__name__)
+from shared.task_metrics import counting_ends
 
 
 def register_tasks(app: Celery, settings: Settings) -> Embedder:
     """Register ``geopin.embed``; the worker runs it in threads that share one batcher."""
     # A job that ends here (either way) starts its webhook's delivery: see RedisJobStore.
-    store = job_store(settings, on_end=notifier(settings, app).start)
+    store = job_store(settings, on_end=counting_ends(notifier(settings, app).start))
     embedder = Embedder(
         settings.model,
         settings.images,
-        on_batch=lambda size: log.debug("embedded a batch of %d", size),
+        on_batch=BATCH_SIZE.observe,
         # Celery's time limits do not apply to the thread pool; this bound does.
         timeout_s=settings.celery.soft_time_limit_s,
     )
@@ -37,7 +37,10 @@ def register_tasks(app: Celery, settings: Settings) -> Embedder:
     @worker_init.connect(weak=False)
     def load_model(**_: object) -> None:
         # Load before the first job arrives, so readiness means "can embed now".
-        announcements.keep_announcing(embedder.info)
+        started = time.perf_counter()
+        info = embedder.info
+        MODEL_LOAD.set(time.perf_counter() - started)
+        announcements.keep_announcing(info)
 
     @app.task(
         name=EMBED_TASK,

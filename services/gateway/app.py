@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 
 from services.gateway.api import docs, health, jobs, references, web
+from services.gateway.api.metrics import init_metrics
 from services.gateway.context import Gateway
 from services.gateway.problems import register_problem_handlers
 from services.gateway.security import init_security, limit_views
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     log_choice(settings, "gateway")
     register_problem_handlers(app)
+    init_metrics(app, settings)
     limiter = init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")

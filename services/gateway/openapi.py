@@ -251,6 +251,16 @@ def _paths() -> dict[str, Any]:
                 },
             }
         },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics: requests, latency, queue depths (for scrapers)",
+                "tags": ["probes"],
+                "security": [],
+                "responses": {
+                    "200": {"description": "Text format 0.0.4.", "content": {"text/plain": {}}}
+                },
+            }
+        },
         "/openapi.json": {
             "get": {
                 "summary": "This document",

@@ -10,11 +10,12 @@ from shared.celery_app import SEARCH_TASK, JobTask
 from shared.index import IndexUnavailable
 from shared.pipeline import search_step
 from shared.settings import Settings
+from shared.task_metrics import counting_ends
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
     # A job that ends here (either way) starts its webhook's delivery: see RedisJobStore.
-    store = job_store(settings, on_end=notifier(settings, app).start)
+    store = job_store(settings, on_end=counting_ends(notifier(settings, app).start))
     index = vector_index(settings)
 
     @app.task(

@@ -18,8 +18,8 @@ from tests.deploy.artefacts import (
     redis_option,
 )
 
-GEOPIN_SERVICES = ("model-init", "gateway", "embedder", "embedder-gpu", "searcher")
-WORKERS = ("embedder", "embedder-gpu", "searcher")
+GEOPIN_SERVICES = ("model-init", "gateway", "embedder", "embedder-gpu", "searcher", "notifier")
+WORKERS = ("embedder", "embedder-gpu", "searcher", "notifier")
 CONTAINER_TMP = "/tmp"  # noqa: S108 - a path inside the containers, not a temporary file here
 
 
@@ -58,6 +58,7 @@ def test_services_start_after_what_they_need() -> None:
 
     assert waits_for("gateway") == {"redis": "service_healthy", "elasticsearch": "service_healthy"}
     assert waits_for("searcher") == {"redis": "service_healthy", "elasticsearch": "service_healthy"}
+    assert waits_for("notifier") == {"redis": "service_healthy"}  # no index, no model
     for embedder in ("embedder", "embedder-gpu"):
         assert waits_for(embedder) == {
             "redis": "service_healthy",

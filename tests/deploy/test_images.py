@@ -26,11 +26,13 @@ TARGETS = {
     "embedder": ["python", "-m", "services.embedder.worker"],
     "embedder-gpu": ["python", "-m", "services.embedder.worker"],
     "searcher": ["python", "-m", "services.searcher.worker"],
+    "notifier": ["python", "-m", "services.notifier.worker"],
 }
 WORKER_MODULES = {
     "embedder": "services.embedder.worker",
     "embedder-gpu": "services.embedder.worker",
     "searcher": "services.searcher.worker",
+    "notifier": "services.notifier.worker",
 }
 
 

@@ -38,7 +38,11 @@ from tests.deploy.artefacts import (
 NAMESPACE = "geopin"
 # Made outside the manifests on purpose (docs/deployment.md, "Secrets").
 EXTERNAL = {"prod-gpu": {("Secret", "geopin-elasticsearch"), ("Secret", "geopin-tls")}}
-WORKERS = {"embedder": "services.embedder.worker", "searcher": "services.searcher.worker"}
+WORKERS = {
+    "embedder": "services.embedder.worker",
+    "searcher": "services.searcher.worker",
+    "notifier": "services.notifier.worker",
+}
 CONTAINER_TMP = "/tmp"  # noqa: S108 - a path inside the containers, not a temporary file here
 
 
@@ -351,6 +355,19 @@ def test_images_are_pinned(overlay: str) -> None:
 def test_prod_carries_no_placeholder_secret() -> None:
     assert not by_kind(render("prod-gpu"), "Secret")
     assert "change-me" not in str(render("prod-gpu"))
+
+
+def test_prod_requires_api_keys_because_others_reach_its_gateway(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # docs/security.md: keys must be on wherever others can reach the gateway.
+    assert settings_of(render("prod-gpu"), monkeypatch).auth.enabled is True
+
+
+def test_the_notifier_never_scales_to_zero(overlay: str) -> None:
+    # Its mover thread re-queues due retries; at zero replicas nothing would move them.
+    notifier = one(render(overlay), "ScaledObject", "notifier")
+    assert notifier["spec"]["minReplicaCount"] >= 1
 
 
 def test_the_ingress_accepts_the_largest_upload(

@@ -16,6 +16,7 @@ from shared.celery_app import enqueue_locate
 from shared.geo import BadGeoFilter, GeoFilter, parse_geo_filter
 from shared.images import ImageRejected, UnsupportedImageType, validate_upload
 from shared.jobs import Job
+from shared.logs import bind_job
 from shared.webhooks.delivery import NoSigningSecret
 from shared.webhooks.ssrf import CallbackRefused
 
@@ -152,6 +153,7 @@ def submit_job() -> tuple[Response, int, dict[str, str]]:
         callback_url=callback_url,
         geo_filter=area.to_dict() if area else None,
     )
+    bind_job(job.job_id)  # this request's log lines from here on name the new job
     try:
         enqueue_locate(ctx.celery, job.job_id)
     except OperationalError as exc:
