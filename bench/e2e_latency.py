@@ -1,8 +1,8 @@
 """End-to-end latency of one job, split by stage, against a running GeoPin.
 
-Start the stack first (``scripts/up``), then::
+Start the stack first (``scripts/up``), then, with the same settings::
 
-    .venv/bin/python -m bench.e2e_latency --jobs 30
+    GEOPIN_MODE=servers .venv/bin/python -m bench.e2e_latency --jobs 30
 
 It indexes a generated reference set into the configured index (same GEOPIN_*
 settings as the stack), submits jobs one at a time, polls every 5 ms, and prints
@@ -61,9 +61,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         manifest = write_reference_set(Path(folder), args.references)
-        subprocess.run(
-            [sys.executable, "-m", "shared.cli", "index", "add", str(manifest)], check=True
-        )
+        report = Path(folder) / "ingest-report.jsonl"  # not into the caller's folder
+        command = ["index", "add", str(manifest), "--report", str(report)]
+        subprocess.run([sys.executable, "-m", "shared.cli", *command], check=True)
 
     photos = [encode(place_photo(1000 + i, (width, height)), quality=90) for i in range(args.jobs)]
     run_job(args.url, photos[0])  # warm-up: first-use costs are not what we measure
