@@ -1,0 +1,78 @@
+"""Settings of the servers GeoPin talks to: Redis, Elasticsearch, Celery."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, Field, SecretStr, model_validator
+
+
+class VectorIndexType(StrEnum):
+    """Elasticsearch ``dense_vector`` index_options types GeoPin supports."""
+
+    HNSW = "hnsw"  # float32, 4*D bytes per vector
+    INT8_HNSW = "int8_hnsw"  # D+4 bytes per vector; rescored with floats at query time
+    BBQ_HNSW = "bbq_hnsw"  # D/8+14 bytes per vector; needs oversampling to keep recall
+
+
+class RedisSettings(BaseModel):
+    url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis holding the Celery queues, job records and pending uploads.",
+    )
+    key_prefix: str = Field(
+        "geopin", description="Prefix of every key GeoPin writes, so deployments can share a Redis."
+    )
+
+
+class ElasticsearchSettings(BaseModel):
+    url: str = Field("http://127.0.0.1:9200", description="Elasticsearch HTTP endpoint.")
+    username: str | None = Field(None, description="Basic-auth user, when security is on.")
+    password: SecretStr | None = Field(None, description="Basic-auth password.")
+    index: str = Field(
+        "geopin-references",
+        description="Alias the search worker queries; it points at a versioned index.",
+    )
+    index_type: VectorIndexType = Field(
+        VectorIndexType.INT8_HNSW,
+        description="dense_vector index_options type for new indices (hnsw, int8_hnsw, bbq_hnsw).",
+    )
+    num_candidates: int = Field(
+        200, ge=1, le=10_000, description="HNSW candidates per shard for each kNN query."
+    )
+    rescore_oversample: float = Field(
+        3.0,
+        ge=0.0,
+        description="Rescore k*oversample quantised hits with float vectors (0 turns it off).",
+    )
+    request_timeout_s: float = Field(10.0, gt=0, description="Timeout of one request, seconds.")
+
+
+class CelerySettings(BaseModel):
+    broker_url: str | None = Field(
+        None, description="Celery broker; defaults to the Redis URL above."
+    )
+    soft_time_limit_s: int = Field(
+        120, gt=0, description="A task gets SoftTimeLimitExceeded after this many seconds."
+    )
+    hard_time_limit_s: int = Field(
+        150, gt=0, description="A task's process is killed after this many seconds."
+    )
+    visibility_timeout_s: int = Field(
+        600,
+        gt=0,
+        description=(
+            "An unacknowledged task is delivered again after this many seconds; "
+            "must exceed the hard time limit."
+        ),
+    )
+    max_retries: int = Field(3, ge=0, description="Retries of a task after a transient error.")
+
+    @model_validator(mode="after")
+    def _limits_are_ordered(self) -> CelerySettings:
+        if not self.soft_time_limit_s < self.hard_time_limit_s < self.visibility_timeout_s:
+            raise ValueError(
+                "need soft_time_limit_s < hard_time_limit_s < visibility_timeout_s, "
+                "or a slow task is delivered twice while it still runs"
+            )
+        return self
