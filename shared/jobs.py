@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -148,7 +149,7 @@ class JobStore(Protocol):
     def ping(self) -> None: ...
 
 
-class JobTransitions:
+class JobTransitions(ABC):
     """The status transitions every job store shares, over each store's atomic ``_update``.
 
     ``on_end`` is called once per job, by whichever process moved it to succeeded or
@@ -157,9 +158,9 @@ class JobTransitions:
 
     _on_end: Callable[[Job], object] | None = None
 
+    @abstractmethod
     def _update(self, job_id: str, change: Callable[[Job], bool]) -> tuple[Job | None, bool]:
         """Apply ``change`` atomically (compare-and-set); it returns False to leave the job."""
-        raise NotImplementedError
 
     @staticmethod
     def _move(job: Job, status: JobStatus) -> None:
