@@ -251,6 +251,9 @@ def model_quantize(
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
 @click.option("--api-key", envvar="GEOPIN_API_KEY", help="Bearer key [env GEOPIN_API_KEY].")
 @click.option("--callback-url", help="Also POST a signed webhook here when the job ends.")
+@click.option("--bbox", help="Search only here: SOUTH,WEST,NORTH,EAST in degrees.")
+@click.option("--center", help="Search only around LAT,LON (with --radius-m).")
+@click.option("--radius-m", help="Radius of --center, metres.")
 def locate(
     photo: Path,
     url: str,
@@ -258,13 +261,19 @@ def locate(
     timeout: float,
     api_key: str | None,
     callback_url: str | None,
+    bbox: str | None,
+    center: str | None,
+    radius_m: str | None,
 ) -> None:
     """Ask a running GeoPin where PHOTO was taken; prints the job as JSON."""
     from shared.client import ApiError, GeoPinClient
 
+    # The gateway validates the area and answers a one-line problem when it is wrong.
+    area = {"bbox": bbox, "center": center, "radius_m": radius_m}
+    fields = {name: value for name, value in area.items() if value is not None}
     client = GeoPinClient(url, api_key)
     try:
-        job = client.wait(client.submit(photo, top_k, callback_url), timeout)
+        job = client.wait(client.submit(photo, top_k, callback_url, fields), timeout)
     except (ApiError, TimeoutError) as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(json.dumps(job, indent=2))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -64,3 +65,19 @@ def test_locate_command_prints_the_result(gateway_url: str, reference_manifest: 
     result = CliRunner().invoke(main, ["locate", str(photo), "--url", gateway_url, "--top-k", "3"])
     assert result.exit_code == 0, result.output
     assert '"id": "place-003"' in result.output
+
+
+def test_locate_command_searches_only_inside_the_given_circle(
+    gateway_url: str, reference_manifest: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from shared.cli import main
+
+    lat, lon = place_location(0)  # the grid's places stand about 100 m apart
+    photo = reference_manifest.parent / "place-009.jpg"
+    area = ["--center", f"{lat},{lon}", "--radius-m", "50"]
+    result = CliRunner().invoke(main, ["locate", str(photo), "--url", gateway_url, *area])
+    assert result.exit_code == 0, result.output
+    job = json.loads(result.output)
+    assert [m["id"] for m in job["result"]["matches"]] == ["place-000"]
