@@ -311,7 +311,7 @@ def test_dev_writes_a_seeded_model_only_when_none_exists() -> None:
     (init,) = pod["initContainers"]
     script = init["command"][2]
     assert '[ -f "$GEOPIN_MODEL__PATH" ]' in script
-    assert "geopin model init" in script
+    assert 'geopin model default -o "$GEOPIN_MODEL__PATH"' in script
     assert "--force" not in script
 
 
