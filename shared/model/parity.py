@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 
+from shared.model.agreement import cosines
 from shared.model.checkpoint import load_checkpoint
 from shared.model.onnx_builder import model_identity
 from shared.model.reference import reference_embed
@@ -103,17 +104,18 @@ def verify_export(
         images = rng.standard_normal((batch, 3, height, width), dtype=np.float32)
         (embedded,) = session.run(None, {input_name: images})
         expected_embeddings = reference(checkpoint.state_dict, images)
-        results.append(SizeParity(height, width, _cosines(embedded, expected_embeddings)))
+        results.append(
+            SizeParity(
+                height,
+                width,
+                tuple(
+                    float(c) for c in cosines(np.asarray(embedded), np.asarray(expected_embeddings))
+                ),
+            )
+        )
     return ParityReport(
         reference=name,
         model_id=expected,
         same_checkpoint_file=metadata.get("geopin.checkpoint_sha256") == checkpoint.sha256,
         sizes=tuple(results),
     )
-
-
-def _cosines(a: npt.ArrayLike, b: npt.ArrayLike) -> tuple[float, ...]:
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
-    norms = np.linalg.norm(x, axis=1) * np.linalg.norm(y, axis=1)
-    return tuple(float(c) for c in np.sum(x * y, axis=1) / np.maximum(norms, 1e-300))
