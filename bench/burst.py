@@ -247,7 +247,7 @@ def main() -> None:
     try:
         manifest = write_reference_set(workdir / "refs", args.references)
         subprocess.run(
-            [sys.executable, "-m", "shared.cli", "index", "add", str(manifest),
+            [sys.executable, "-m", "geopin.cli", "index", "add", str(manifest),
              "--report", str(workdir / "ingest-report.jsonl")],
             env={**os.environ, **env}, check=True, timeout=600,
         )  # fmt: skip

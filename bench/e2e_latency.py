@@ -63,7 +63,7 @@ def main() -> None:
         manifest = write_reference_set(Path(folder), args.references)
         report = Path(folder) / "ingest-report.jsonl"  # not into the caller's folder
         command = ["index", "add", str(manifest), "--report", str(report)]
-        subprocess.run([sys.executable, "-m", "shared.cli", *command], check=True)
+        subprocess.run([sys.executable, "-m", "geopin.cli", *command], check=True)
 
     photos = [encode(place_photo(1000 + i, (width, height)), quality=90) for i in range(args.jobs)]
     run_job(args.url, photos[0])  # warm-up: first-use costs are not what we measure

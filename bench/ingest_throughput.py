@@ -5,10 +5,10 @@ Against a running Elasticsearch (an index of its own is created and deleted by n
     .venv/bin/python -m bench.ingest_throughput --url http://127.0.0.1:9203 --photos 300
 
 It writes generated geotagged JPEGs and their CSV manifest, then loads them as
-``geopin index add`` does in-process: the manifest read by :func:`shared.ingest.read_source`,
+``geopin index add`` does in-process: the manifest read by :func:`geopin.ingest.read_source`,
 the seeded ResNet-18 (D = 512) that a first ``scripts/up`` deploys, or ``--model``,
 a new versioned index behind an alias, refresh off during the load, and
-:class:`shared.ingest.run.Ingestion` with quality control and near-duplicate checks on. The
+:class:`geopin.ingest.run.Ingestion` with quality control and near-duplicate checks on. The
 stage times are the ones the run's summary records; what they leave out (bookkeeping,
 waiting between stages) is shown as ``other``. Loading the model happens before the clock
 starts: it is paid once per process, not per photo.
@@ -24,14 +24,15 @@ import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
+from geopin.index.elasticsearch import make_client, numbered_versions
+from geopin.ingest import read_source
+from geopin.ingest.run import Ingestion, Outcome
+from geopin.model.embedder import Embedder
+from geopin.settings import Settings
+from geopin.wiring import vector_index
+from geopin_tools.model.seeded import write_seeded_model
+
 from bench.report import Report
-from shared.backends import vector_index
-from shared.index.elasticsearch import make_client, numbered_versions
-from shared.ingest import read_source
-from shared.ingest.run import Ingestion, Outcome
-from shared.model.embedder import Embedder
-from shared.model.seeded import write_seeded_model
-from shared.settings import Settings
 from tests.factories import encode, place_location, place_photo
 
 

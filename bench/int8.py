@@ -7,17 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from geopin.model.batching import Pixels
+from geopin.model.runtime import CPU
+from geopin.model.session import OnnxSession
+from geopin.settings import ImageSettings, ModelSettings
+from geopin_tools.model.architecture import StateDict
+from geopin_tools.model.calibration import calibration_inputs
+from geopin_tools.model.quantize import quantize_int8
 
 from bench.measure import one_at_a_time, photos, side_by_side
 from bench.report import Report, Size, agreement, agreement_text, size_name
 from bench.variants import write_centred_model
-from shared.model.architecture import StateDict
-from shared.model.batching import Pixels
-from shared.model.calibration import calibration_inputs
-from shared.model.quantize import quantize_int8
-from shared.model.runtime import CPU
-from shared.model.session import OnnxSession
-from shared.settings import ImageSettings, ModelSettings
 
 CENTRING_PHOTOS = 16
 

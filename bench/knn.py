@@ -7,7 +7,7 @@ Against an Elasticsearch of its own (not the 9200 that tests share)::
     .venv/bin/python -m bench.knn --url http://127.0.0.1:9203 --sizes 10000,30000,100000
 
 For each vector distribution and ``index_options`` type it creates one index with the
-project's mapping (:class:`shared.index.elasticsearch.ElasticsearchIndex`), grows it through
+project's mapping (:class:`geopin.index.elasticsearch.ElasticsearchIndex`), grows it through
 the sizes by bulk loads with refresh off, force-merges it to one segment after each load (one
 HNSW graph, as production's ``--force-merge``), then measures at every ``num_candidates``:
 recall@10 against numpy brute force on the same vectors, and the latency of single queries,
@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from elasticsearch import Elasticsearch
+from geopin.geo import LatLon
+from geopin.index import Reference
+from geopin.index.elasticsearch import ElasticsearchIndex, make_client
+from geopin.settings import ElasticsearchSettings, VectorIndexType
 
 from bench.report import Report
-from shared.geo import LatLon
-from shared.index import Reference
-from shared.index.elasticsearch import ElasticsearchIndex, make_client
-from shared.settings import ElasticsearchSettings, VectorIndexType
 
 K = 10
 Vectors = npt.NDArray[np.float32]

@@ -1,7 +1,7 @@
 """Timing primitives for the throughput benchmark: one image at a time, and a burst.
 
 A burst is what a busy embedding worker sees: many jobs at once, each in its own thread,
-each handing one photo to the worker's :class:`shared.model.batching.MicroBatcher`.
+each handing one photo to the worker's :class:`geopin.model.batching.MicroBatcher`.
 """
 
 from __future__ import annotations
@@ -15,11 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
-
-from shared.images import preprocess
-from shared.model.batching import MicroBatcher, Pixels, RunBatch
-from shared.model.calibration import synthetic_photo
-from shared.settings import ImageSettings, ResizePolicy
+from geopin.images import preprocess
+from geopin.model.batching import MicroBatcher, Pixels, RunBatch
+from geopin.settings import ImageSettings, ResizePolicy
+from geopin_tools.model.calibration import synthetic_photo
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ plus one strong change (light, colour cast, blur, an occluding object or JPEG 25
 whose own place is among the N nearest references (cosine similarity). Tiles of one
 photograph look alike (sky, grass, water), which is what makes the task hard.
 
-Both models embed exactly as the embedding worker does (``shared.images.preprocess`` with the
+Both models embed exactly as the embedding worker does (``geopin.images.preprocess`` with the
 default settings, then ONNX Runtime)::
 
     .venv/bin/python -m bench.real_photos                       # both models, in process
@@ -151,9 +151,9 @@ def recall(similarity: npt.NDArray[np.float64], at: Sequence[int] = (1, 5)) -> d
 
 def embedder(model: Path) -> Callable[[bytes], npt.NDArray[np.float32]]:
     """Photo bytes to a unit vector, as the embedding worker computes it."""
-    from shared.images import preprocess
-    from shared.model.session import OnnxSession
-    from shared.settings import ImageSettings, ModelSettings
+    from geopin.images import preprocess
+    from geopin.model.session import OnnxSession
+    from geopin.settings import ImageSettings, ModelSettings
 
     session = OnnxSession(ModelSettings(path=model, providers=["CPUExecutionProvider"]))
     settings = ImageSettings()
@@ -183,7 +183,7 @@ def offline(models: dict[str, Path], tiles: list[Place]) -> None:
 
 def through_service(url: str, tiles: list[Place], strength: str) -> None:
     """Index the references with ``geopin index add``, then submit every query as a job."""
-    from shared.client import GeoPinClient
+    from geopin.client import GeoPinClient
 
     client = GeoPinClient(url)
     with tempfile.TemporaryDirectory() as folder:
@@ -196,7 +196,7 @@ def through_service(url: str, tiles: list[Place], strength: str) -> None:
         report = Path(folder) / "report.jsonl"
         # Tiles of one photograph may look alike or soft: the point is recall, not curation.
         flags = ["--no-quality", "--no-dedup", "--report", str(report)]
-        command = [sys.executable, "-m", "shared.cli", "index", "add", str(manifest), *flags]
+        command = [sys.executable, "-m", "geopin.cli", "index", "add", str(manifest), *flags]
         subprocess.run(command, check=True, env=os.environ)
     started = time.perf_counter()
     jobs = [client.submit(query(p, strength, i), top_k=5) for i, p in enumerate(tiles)]
@@ -228,8 +228,8 @@ def main() -> None:
     if args.service:
         through_service(args.service, tiles, args.strength)
         return
-    from shared.model.default_model import ensure_default_model
-    from shared.model.seeded import write_seeded_model
+    from geopin_tools.model.default_model import ensure_default_model
+    from geopin_tools.model.seeded import write_seeded_model
 
     seeded = args.cache / "seeded-resnet18.onnx"
     if not seeded.exists():

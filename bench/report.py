@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from shared.model.agreement import cosines, top_k_overlap
-from shared.model.batching import Pixels
+from geopin.model.batching import Pixels
+from geopin_tools.model.agreement import cosines, top_k_overlap
 
 TOP_K = 10
 Size = tuple[int, int]  # height, width

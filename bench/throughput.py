@@ -22,18 +22,18 @@ from typing import Any
 
 import onnx
 import onnxruntime as ort
+from geopin.model.batching import Pixels
+from geopin.model.runtime import CPU, CUDA, TENSORRT
+from geopin.model.session import OnnxSession
+from geopin.settings import ModelSettings
+from geopin_tools.model.architecture import Backbone, seeded_state_dict
+from geopin_tools.model.cost import macs_per_image
+from geopin_tools.model.onnx_builder import build_cosplace_onnx, write_model
 
 from bench.gemm import measure_peak
 from bench.int8 import measure_centred_agreement, measure_int8
 from bench.measure import Timing, burst, combined, one_at_a_time, photos
 from bench.report import Report, Size, cosine_summary, cosine_text, size_name
-from shared.model.architecture import Backbone, seeded_state_dict
-from shared.model.batching import Pixels
-from shared.model.cost import macs_per_image
-from shared.model.onnx_builder import build_cosplace_onnx, write_model
-from shared.model.runtime import CPU, CUDA, TENSORRT
-from shared.model.session import OnnxSession
-from shared.settings import ModelSettings
 
 
 def main(argv: list[str] | None = None) -> None:

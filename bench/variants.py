@@ -14,11 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
+from geopin.model.batching import Pixels
+from geopin_tools.model.architecture import LINEAR_BIAS_KEY, LINEAR_WEIGHT_KEY, Backbone, StateDict
+from geopin_tools.model.onnx_builder import INPUT_NAME, build_cosplace_onnx, write_model
 from onnx import TensorProto, helper
-
-from shared.model.architecture import LINEAR_BIAS_KEY, LINEAR_WEIGHT_KEY, Backbone, StateDict
-from shared.model.batching import Pixels
-from shared.model.onnx_builder import INPUT_NAME, build_cosplace_onnx, write_model
 
 
 def write_centred_model(

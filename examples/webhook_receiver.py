@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 
 from flask import Flask, Response, request
-
-from shared.client import InvalidSignature, verify_webhook
+from geopin.client import InvalidSignature, verify_webhook
 
 
 def create_app(secret: str | None = None) -> Flask:

@@ -7,9 +7,8 @@ import struct
 import zlib
 from pathlib import Path
 
+from geopin_tools.model.calibration import synthetic_photo
 from PIL import Image
-
-from shared.model.calibration import synthetic_photo
 
 AMSTERDAM = (52.3676, 4.9041)
 

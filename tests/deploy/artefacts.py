@@ -23,10 +23,9 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
+from geopin.settings import Settings
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
-
-from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "k8s"

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from geopin.settings import Settings
 
-from shared.settings import Settings
 from tests.deploy.artefacts import (
     compose,
     compose_errors,

@@ -22,17 +22,17 @@ from tests.deploy.artefacts import (
 )
 
 TARGETS = {
-    "gateway": ["gunicorn", "services.gateway.wsgi:app"],
-    "embedder": ["python", "-m", "services.embedder.worker"],
-    "embedder-gpu": ["python", "-m", "services.embedder.worker"],
-    "searcher": ["python", "-m", "services.searcher.worker"],
-    "notifier": ["python", "-m", "services.notifier.worker"],
+    "gateway": ["gunicorn", "geopin_gateway.wsgi:app"],
+    "embedder": ["python", "-m", "geopin_embedder.worker"],
+    "embedder-gpu": ["python", "-m", "geopin_embedder.worker"],
+    "searcher": ["python", "-m", "geopin_searcher.worker"],
+    "notifier": ["python", "-m", "geopin_notifier.worker"],
 }
 WORKER_MODULES = {
-    "embedder": "services.embedder.worker",
-    "embedder-gpu": "services.embedder.worker",
-    "searcher": "services.searcher.worker",
-    "notifier": "services.notifier.worker",
+    "embedder": "geopin_embedder.worker",
+    "embedder-gpu": "geopin_embedder.worker",
+    "searcher": "geopin_searcher.worker",
+    "notifier": "geopin_notifier.worker",
 }
 
 

@@ -11,9 +11,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from geopin.settings import Settings
+from geopin_gateway.app import MULTIPART_OVERHEAD_BYTES
 
-from services.gateway.app import MULTIPART_OVERHEAD_BYTES
-from shared.settings import Settings
 from tests.deploy.artefacts import (
     K8S_VERSIONS,
     OVERLAYS,
@@ -39,9 +39,9 @@ NAMESPACE = "geopin"
 # Made outside the manifests on purpose (docs/deployment.md, "Secrets").
 EXTERNAL = {"prod-gpu": {("Secret", "geopin-elasticsearch"), ("Secret", "geopin-tls")}}
 WORKERS = {
-    "embedder": "services.embedder.worker",
-    "searcher": "services.searcher.worker",
-    "notifier": "services.notifier.worker",
+    "embedder": "geopin_embedder.worker",
+    "searcher": "geopin_searcher.worker",
+    "notifier": "geopin_notifier.worker",
 }
 CONTAINER_TMP = "/tmp"  # noqa: S108 - a path inside the containers, not a temporary file here
 

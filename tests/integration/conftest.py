@@ -72,7 +72,7 @@ def redis_module_db(redis_server: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from shared.model.seeded import write_seeded_model
+    from geopin_tools.model.seeded import write_seeded_model
 
     path = tmp_path_factory.mktemp("model") / "seeded.onnx"
     write_seeded_model(path)
@@ -113,7 +113,7 @@ def reference_manifest(
         [
             sys.executable,
             "-m",
-            "shared.cli",
+            "geopin.cli",
             "index",
             "add",
             str(manifest),

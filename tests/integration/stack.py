@@ -61,15 +61,15 @@ class Service:
 
 
 def start_embedder(env: Mapping[str, str], log_dir: Path) -> Service:
-    return Service("embedder", [sys.executable, "-m", "services.embedder.worker"], env, log_dir)
+    return Service("embedder", [sys.executable, "-m", "geopin_embedder.worker"], env, log_dir)
 
 
 def start_searcher(env: Mapping[str, str], log_dir: Path) -> Service:
-    return Service("searcher", [sys.executable, "-m", "services.searcher.worker"], env, log_dir)
+    return Service("searcher", [sys.executable, "-m", "geopin_searcher.worker"], env, log_dir)
 
 
 def start_notifier(env: Mapping[str, str], log_dir: Path) -> Service:
-    return Service("notifier", [sys.executable, "-m", "services.notifier.worker"], env, log_dir)
+    return Service("notifier", [sys.executable, "-m", "geopin_notifier.worker"], env, log_dir)
 
 
 def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
@@ -82,7 +82,7 @@ def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
         f"127.0.0.1:{port}",
         "--workers",
         "2",
-        "services.gateway.wsgi:app",
+        "geopin_gateway.wsgi:app",
     ]
     service = Service("gateway", argv, env, log_dir)
     url = f"http://127.0.0.1:{port}"

@@ -9,8 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.backends import key_store
-from shared.settings import Settings
+from geopin.settings import Settings
+from geopin.wiring import key_store
+
 from tests.integration.stack import start_gateway
 
 CHECKS = ",".join(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import redis
 from flask.testing import FlaskClient
+from geopin.settings import Settings
+from geopin.wiring import key_store
+from geopin_gateway.app import create_app
 
-from services.gateway.app import create_app
-from shared.backends import key_store
-from shared.settings import Settings
 from tests.factories import encode, place_photo
 
 JPEG = encode(place_photo(1))

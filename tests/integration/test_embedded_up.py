@@ -17,7 +17,7 @@ from tests.factories import write_reference_set
 from tests.integration.stack import REPO, free_port, http_status, wait_until
 
 PHOTOS = 4
-GEOPIN = [sys.executable, "-m", "shared.cli"]
+GEOPIN = [sys.executable, "-m", "geopin.cli"]
 
 
 def _env(data: Path, model_path: Path) -> dict[str, str]:

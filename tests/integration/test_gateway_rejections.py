@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import redis
 from flask.testing import FlaskClient
+from geopin.settings import Settings
+from geopin_gateway.app import create_app
 
-from services.gateway.app import create_app
-from shared.settings import Settings
 from tests.factories import bomb_png, encode, place_photo
 
 MAX_UPLOAD = 200_000

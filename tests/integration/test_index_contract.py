@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from geopin.geo import BoundingBox, Circle, LatLon
+from geopin.index import IndexVersions, ModelMismatch, Reference, VectorIndex
 
-from shared.geo import BoundingBox, Circle, LatLon
-from shared.index import IndexVersions, ModelMismatch, Reference, VectorIndex
 from tests.integration.stack import delete_indices
 
 BACKENDS = ["elasticsearch", "embedded"]
@@ -34,15 +34,15 @@ class Backend:
 
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    from shared.index.elasticsearch import ElasticsearchIndex, make_client
-    from shared.index.versions import ElasticsearchVersions
-    from shared.settings import ElasticsearchSettings
+    from geopin.index.elasticsearch import ElasticsearchIndex, make_client
+    from geopin.index.elasticsearch_versions import ElasticsearchVersions
+    from geopin.settings import ElasticsearchSettings
 
     alias = f"geopin-contract-{uuid.uuid4().hex[:8]}"
     if request.param == "embedded":
-        from shared.embedded.index import SCHEMA, EmbeddedIndex
-        from shared.embedded.sqlite import Database
-        from shared.embedded.versions import EmbeddedVersions
+        from geopin.index.embedded import SCHEMA, EmbeddedIndex
+        from geopin.index.embedded_versions import EmbeddedVersions
+        from geopin.sqlite import Database
 
         db = Database(tmp_path / "index.db", SCHEMA)
         yield Backend(EmbeddedIndex(db, alias), EmbeddedVersions(db, alias))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from geopin.cli import main
 from PIL import Image, ImageFilter
 
-from shared.cli import main
 from tests.factories import encode, geotagged, place_location, place_photo
 from tests.integration.stack import delete_indices, start_embedder
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from shared.jobs import Job, JobStatus, JobStore, QueryVector
-from shared.settings import JobSettings
+from geopin.jobs import Job, JobStatus, JobStore, QueryVector
+from geopin.settings import JobSettings
 
 BACKENDS = ["redis", "sqlite"]
 
@@ -28,12 +27,11 @@ def ended() -> list[Job]:
 @pytest.fixture(params=BACKENDS)
 def make_store(request: pytest.FixtureRequest, tmp_path: Path, ended: list[Job]) -> StoreFactory:
     if request.param == "sqlite":
-        from shared.embedded.jobs import SqliteJobStore
+        from geopin.jobs.sqlite import SqliteJobStore
 
         return lambda settings: SqliteJobStore(tmp_path / "jobs.db", settings, ended.append)
     import redis
-
-    from shared.jobs import RedisJobStore
+    from geopin.jobs.redis import RedisJobStore
 
     client = redis.Redis.from_url(request.getfixturevalue("redis_db"))
     return lambda settings: RedisJobStore(client, settings, "geopin-test", ended.append)

@@ -6,10 +6,9 @@ import re
 
 import pytest
 from click.testing import CliRunner
-
-from shared.backends import key_store
-from shared.cli import main
-from shared.settings import Settings
+from geopin.cli import main
+from geopin.settings import Settings
+from geopin.wiring import key_store
 
 
 @pytest.fixture

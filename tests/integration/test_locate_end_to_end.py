@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from geopin.client import GeoPinClient
 
-from shared.client import GeoPinClient
 from tests.factories import perturbed, place_location, place_photo
 from tests.integration.stack import running_stack
 
@@ -58,8 +58,7 @@ def test_perturbed_photo_sent_as_raw_body_is_located(gateway_url: str) -> None:
 
 def test_locate_command_prints_the_result(gateway_url: str, reference_manifest: Path) -> None:
     from click.testing import CliRunner
-
-    from shared.cli import main
+    from geopin.cli import main
 
     photo = reference_manifest.parent / "place-003.jpg"
     result = CliRunner().invoke(main, ["locate", str(photo), "--url", gateway_url, "--top-k", "3"])
@@ -71,8 +70,7 @@ def test_locate_command_searches_only_inside_the_given_circle(
     gateway_url: str, reference_manifest: Path
 ) -> None:
     from click.testing import CliRunner
-
-    from shared.cli import main
+    from geopin.cli import main
 
     lat, lon = place_location(0)  # the grid's places stand about 100 m apart
     photo = reference_manifest.parent / "place-009.jpg"

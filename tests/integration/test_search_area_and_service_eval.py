@@ -15,9 +15,9 @@ import pytest
 import redis
 import requests
 from click.testing import CliRunner
+from geopin.cli import main
+from geopin.client import GeoPinClient
 
-from shared.cli import main
-from shared.client import GeoPinClient
 from tests.factories import write_vpr_dataset
 from tests.integration.stack import delete_indices, running_stack
 

@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 import redis
 from flask.testing import FlaskClient
+from geopin.client import GeoPinClient, verify_webhook
+from geopin.queue import enqueue_locate, make_celery
+from geopin.settings import Settings
+from geopin.webhooks.log import Delivery, DeliveryStatus
+from geopin.webhooks.signing import new_secret, webhook_id_for
+from geopin.wiring import job_store, key_store, notifier
+from geopin_gateway.app import create_app
 from werkzeug.test import TestResponse
 
-from services.gateway.app import create_app
-from shared.backends import job_store, key_store, notifier
-from shared.celery_app import enqueue_locate, make_celery
-from shared.client import GeoPinClient, verify_webhook
-from shared.settings import Settings
-from shared.webhooks.log import Delivery, DeliveryStatus
-from shared.webhooks.signing import new_secret, webhook_id_for
 from tests.factories import encode, place_photo
 from tests.integration.stack import (
     start_embedder,
@@ -247,8 +247,8 @@ def test_redelivery_of_an_unfinished_job_is_409(gateway_client: FlaskClient) -> 
 
 
 def test_a_job_failed_by_its_task_on_failure_reports_its_end_exactly_once(redis_db: str) -> None:
-    from shared.celery_app import JobTask
-    from shared.jobs import Job
+    from geopin.jobs import Job
+    from geopin.queue import JobTask
 
     ended: list[Job] = []
     store = job_store(settings_for(redis_db), on_end=ended.append)

@@ -6,11 +6,11 @@ import time
 from pathlib import Path
 
 import redis
+from geopin.jobs import JobStatus
+from geopin.queue import enqueue_locate, make_celery
+from geopin.settings import Settings
+from geopin.wiring import job_store
 
-from shared.backends import job_store
-from shared.celery_app import enqueue_locate, make_celery
-from shared.jobs import JobStatus
-from shared.settings import Settings
 from tests.factories import encode, place_photo
 from tests.integration.stack import start_embedder, start_searcher, wait_until
 

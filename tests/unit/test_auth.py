@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from shared.auth import ApiKey, SigningSecrets, token_hash
-from shared.settings import WebhookSettings
+from geopin.auth import ApiKey, SigningSecrets, token_hash
+from geopin.settings import WebhookSettings
 
 OLD, DEPLOYMENT, DEPLOYMENT_BEFORE = "whsec_old", "whsec_a", "whsec_b"
 KEY = ApiKey("k1", "acme", "2026-01-01T00:00:00.000Z", token_hash("gpk_x"), "whsec_new")

@@ -3,8 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from click.testing import CliRunner
-
-from shared.cli import main
+from geopin.cli import main
 
 
 def test_index_add_names_bad_lines_and_indexes_nothing(tmp_path: Path) -> None:

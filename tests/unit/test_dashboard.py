@@ -6,9 +6,8 @@ import json
 import re
 from pathlib import Path
 
+import geopin.metrics  # noqa: F401 - defines GeoPin's metrics in the default registry
 from prometheus_client import REGISTRY
-
-import shared.metrics  # noqa: F401 - defines GeoPin's metrics in the default registry
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "geopin.json"
 # Suffixes Prometheus adds to a histogram's or counter's series.
@@ -16,7 +15,7 @@ SUFFIXES = ("_bucket", "_sum", "_count", "_total", "_created")
 
 
 def _defined() -> set[str]:
-    names = {"geopin_queue_length"}  # read per scrape by shared.metrics.QueueDepths
+    names = {"geopin_queue_length"}  # read per scrape by geopin.metrics.QueueDepths
     for metric in REGISTRY.collect():
         names.add(metric.name)
         names.update(f"{metric.name}{suffix}" for suffix in SUFFIXES)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.settings import settings_reference
+from geopin.settings import settings_reference
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

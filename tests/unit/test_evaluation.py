@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from geopin.cli import main
+from geopin.model.embedder import Embedder
+from geopin.settings import ImageSettings, ModelSettings
+from geopin_tools.evaluation.recall import Ranking, exact_ranking, load_dataset, score
+from geopin_tools.model.seeded import write_seeded_model
 from PIL import Image
 
-from shared.cli import main
-from shared.evaluation import Ranking, exact_ranking, load_dataset, score
-from shared.model.embedder import Embedder
-from shared.model.seeded import write_seeded_model
-from shared.settings import ImageSettings, ModelSettings
 from tests.factories import UTM_EAST, write_vpr_dataset
 
 # Queries: exact copies of database photos 2 and 5 (0 and 3 m away), a photo of its own

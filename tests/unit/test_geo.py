@@ -3,8 +3,7 @@ from __future__ import annotations
 import math
 
 import pytest
-
-from shared.geo import EARTH_RADIUS_M, BadCoordinates, LatLon, haversine_m
+from geopin.geo import EARTH_RADIUS_M, BadCoordinates, LatLon, haversine_m
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from shared.geo import (
+from geopin.geo import (
     BadGeoFilter,
     BoundingBox,
     Circle,

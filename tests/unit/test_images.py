@@ -1,4 +1,4 @@
-"""Tests of shared.images: every input is generated here, small, in memory."""
+"""Tests of geopin.images: every input is generated here, small, in memory."""
 
 from __future__ import annotations
 
@@ -10,9 +10,7 @@ from collections.abc import Callable
 import numpy as np
 import pillow_heif
 import pytest
-from PIL import Image
-
-from shared.images import (
+from geopin.images import (
     ImageFormat,
     ImageRejected,
     ImageTooLarge,
@@ -26,7 +24,8 @@ from shared.images import (
     to_model_input,
     validate_upload,
 )
-from shared.settings import ImageSettings, ResizePolicy
+from geopin.settings import ImageSettings, ResizePolicy
+from PIL import Image
 
 MAX_PIXELS = 40_000_000
 RED, BLUE = (255, 0, 0), (0, 0, 255)

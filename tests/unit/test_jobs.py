@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.jobs import Job, JobError, JobStatus, StatusChange, new_job_id
+from geopin.jobs import Job, JobError, JobStatus, StatusChange, new_job_id
 
 
 def test_job_ids_are_unique_and_carry_at_least_128_random_bits() -> None:

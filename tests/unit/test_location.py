@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from shared.geo import LatLon, haversine_m
-from shared.index import Match
-from shared.location import consensus
-from shared.settings import LocationSettings
+from geopin.geo import LatLon, haversine_m
+from geopin.index import Match
+from geopin.location import consensus
+from geopin.settings import LocationSettings
 
 SETTINGS = LocationSettings(cluster_radius_m=50, temperature=0.05, min_radius_m=25)
 HERE = LatLon(52.3700, 4.9000)

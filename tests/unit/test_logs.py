@@ -9,11 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from geopin.logs import bind_job, make_handler
+from geopin.settings import Mode, Settings
+from geopin_gateway.app import create_app
 from PIL import Image
 
-from services.gateway.app import create_app
-from shared.logs import bind_job, make_handler
-from shared.settings import Mode, Settings
 from tests.factories import encode
 
 
@@ -39,10 +39,10 @@ def _records(stream: io.StringIO) -> list[dict[str, str]]:
 
 def test_json_lines_name_the_bound_job_whichever_module_logs(json_lines: io.StringIO) -> None:
     bind_job("job-123")
-    logging.getLogger("shared.pipeline").info("embedding")
+    logging.getLogger("geopin.pipeline").info("embedding")
     logging.getLogger("some.library").warning("slow")
     bind_job(None)
-    logging.getLogger("shared.pipeline").info("idle")
+    logging.getLogger("geopin.pipeline").info("idle")
     records = _records(json_lines)
     assert [r["job_id"] for r in records] == ["job-123", "job-123", "-"]
     assert records[0]["message"] == "embedding"

@@ -8,13 +8,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-
-from shared.geo import BoundingBox, GeoFilter, LatLon
-from shared.images import UndecodableImage
-from shared.index import Match, ModelMismatch
-from shared.jobs import Job, JobError, JobStatus, QueryVector, StatusChange, utc_now
-from shared.pipeline import embed_step, search_step
-from shared.settings import LocationSettings
+from geopin.geo import BoundingBox, GeoFilter, LatLon
+from geopin.images import UndecodableImage
+from geopin.index import Match, ModelMismatch
+from geopin.jobs import Job, JobError, JobStatus, QueryVector, StatusChange, utc_now
+from geopin.pipeline import embed_step, search_step
+from geopin.settings import LocationSettings
 
 LOCATION = LocationSettings()
 

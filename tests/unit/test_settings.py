@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from geopin.settings import ResizePolicy, Settings
 from pydantic import ValidationError
-
-from shared.settings import ResizePolicy, Settings
 
 
 def test_nested_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch) -> None:

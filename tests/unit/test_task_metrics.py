@@ -7,12 +7,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from geopin.logs import JobIdFilter
+from geopin.metrics import BATCH_SIZE
+from geopin.model.batching import MicroBatcher
+from geopin.task_metrics import task_failed, task_finished, task_started
 from prometheus_client import REGISTRY
-
-from shared.logs import JobIdFilter
-from shared.metrics import BATCH_SIZE
-from shared.model.batching import MicroBatcher
-from shared.task_metrics import task_failed, task_finished, task_started
 
 
 @dataclass

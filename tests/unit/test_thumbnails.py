@@ -6,14 +6,14 @@ import io
 from pathlib import Path
 
 import pytest
+from geopin.geo import LatLon
+from geopin.ingest.run import Ingestion, Outcome
+from geopin.ingest.sources import Candidate
+from geopin.settings import Settings
+from geopin.thumbnails import FolderThumbnails, thumbnail_jpeg
+from geopin_gateway.app import create_app
 from PIL import Image, ImageFilter
 
-from services.gateway.app import create_app
-from shared.geo import LatLon
-from shared.ingest.run import Ingestion, Outcome
-from shared.ingest.sources import Candidate
-from shared.settings import Settings
-from shared.thumbnails import FolderThumbnails, thumbnail_jpeg
 from tests.factories import encode, place_photo
 from tests.unit.ingest.fakes import MemoryIndex, PixelEmbedder
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from geopin.queue import sqlite as broker
 from kombu import Connection, Queue
-
-from shared.embedded import broker
 
 QUEUE = Queue("embed", routing_key="embed")
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from geopin.webhooks.signing import new_secret, payload, signed_headers
+
 from examples.webhook_receiver import create_app
-from shared.webhooks.signing import new_secret, payload, signed_headers
 
 SECRET = new_secret()
 JOB = {"job_id": "j1", "status": "failed", "error": {"code": "timeout", "message": "slow"}}

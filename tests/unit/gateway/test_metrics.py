@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from geopin.metrics import QueueDepths
+from geopin.settings import Mode, Settings
+from geopin_gateway.app import create_app
 from PIL import Image
 from prometheus_client import REGISTRY
 
-from services.gateway.app import create_app
-from shared.metrics import QueueDepths
-from shared.settings import Mode, Settings
 from tests.factories import encode
 
 

@@ -6,9 +6,8 @@ import re
 
 import pytest
 from flask import Flask
-
-from services.gateway.app import create_app
-from shared.settings import Mode, Settings
+from geopin.settings import Mode, Settings
+from geopin_gateway.app import create_app
 
 
 @pytest.fixture(params=[False, True], ids=["keys-off", "keys-on"])
@@ -34,7 +33,7 @@ def test_every_route_is_in_the_openapi_document(app: Flask) -> None:
     spec = app.test_client().get("/openapi.json").get_json()
     documented = {(path, method) for path, methods in spec["paths"].items() for method in methods}
     missing = _flask_operations(app) - documented
-    assert not missing, f"routes missing from services/gateway/openapi.py: {sorted(missing)}"
+    assert not missing, f"routes missing from services/geopin_gateway/openapi.py: {sorted(missing)}"
     assert documented - _flask_operations(app) == set(), "documented routes that do not exist"
 
 

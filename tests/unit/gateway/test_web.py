@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from geopin.settings import Settings
+from geopin_gateway.app import create_app
 
-from services.gateway.app import create_app
-from shared.settings import Settings
-
-GATEWAY = Path(__file__).resolve().parents[3] / "services" / "gateway"
+GATEWAY = Path(__file__).resolve().parents[3] / "services" / "geopin_gateway"
 WEB = GATEWAY / "web"
 
 
 def _sources_hash() -> str:
-    """What services/gateway/web/build.mjs stamps on its outputs (sourcesHash there)."""
+    """What services/geopin_gateway/web/build.mjs stamps on its outputs (sourcesHash there)."""
     files = ["build.mjs", "package-lock.json", *sorted(f"src/{p.name}" for p in WEB.glob("src/*"))]
     digest = hashlib.sha256()
     for name in files:
@@ -31,7 +30,7 @@ def test_committed_bundle_was_built_from_the_current_sources(bundle: str) -> Non
     stamp = re.fullmatch(r"/\* geopin-web sources sha256:([0-9a-f]{64}) \*/", first_line)
     assert stamp, f"{bundle} has no source stamp"
     assert stamp[1] == _sources_hash(), (
-        f"static/{bundle} is stale: run `npm ci && npm run build` in services/gateway/web"
+        f"static/{bundle} is stale: run `npm ci && npm run build` in services/geopin_gateway/web"
     )
 
 

@@ -7,9 +7,8 @@ from contextlib import contextmanager
 
 import numpy as np
 import numpy.typing as npt
-
-from shared.geo import BoundingBox, Circle, GeoFilter, LatLon, haversine_m
-from shared.index import Match, Reference
+from geopin.geo import BoundingBox, Circle, GeoFilter, LatLon, haversine_m
+from geopin.index import Match, Reference
 
 
 class MemoryIndex:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from geopin.ingest.quality import Defect, inspect
+from geopin.settings import QualitySettings
 from PIL import Image, ImageDraw, ImageFilter
 
-from shared.ingest.quality import Defect, inspect
-from shared.settings import QualitySettings
 from tests.factories import place_photo
 
 SETTINGS = QualitySettings()

@@ -6,13 +6,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from geopin.geo import LatLon
+from geopin.ingest.run import Ingestion, Options, Outcome, Summary
+from geopin.ingest.sources import Candidate
+from geopin.settings import Settings
+from geopin.thumbnails import NoThumbnails
 from PIL import ImageFilter
 
-from shared.geo import LatLon
-from shared.ingest.run import Ingestion, Options, Outcome, Summary
-from shared.ingest.sources import Candidate
-from shared.settings import Settings
-from shared.thumbnails import NoThumbnails
 from tests.factories import encode, geotagged, place_photo
 from tests.unit.ingest.fakes import MemoryIndex, PixelEmbedder
 

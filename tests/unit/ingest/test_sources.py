@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from geopin.geo import LatLon, haversine_m
+from geopin.ingest import read_source
+from geopin.ingest.sources import SourceError, SourceKind, detect, parse_vpr_name
 
-from shared.geo import LatLon, haversine_m
-from shared.ingest import read_source
-from shared.ingest.sources import SourceError, SourceKind, detect, parse_vpr_name
 from tests.factories import UTM_EAST, UTM_NORTH, encode, place_photo, vpr_name
 
 

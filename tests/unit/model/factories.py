@@ -23,8 +23,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
-
-from shared.model.architecture import StateDict
+from geopin_tools.model.architecture import StateDict
 
 
 @dataclass(eq=False)

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from shared.model.agreement import cosines, top_k_overlap
+from geopin_tools.model.agreement import cosines, top_k_overlap
 
 
 def test_cosines_compare_each_row_with_the_same_row() -> None:

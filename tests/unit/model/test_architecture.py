@@ -9,8 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pytest
-
-from shared.model.architecture import (
+from geopin_tools.model.architecture import (
     Backbone,
     StateDict,
     UnknownLayout,

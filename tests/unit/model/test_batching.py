@@ -5,8 +5,7 @@ import time
 
 import numpy as np
 import pytest
-
-from shared.model.batching import MicroBatcher, Pixels
+from geopin.model.batching import MicroBatcher, Pixels
 
 
 class RecordingModel:

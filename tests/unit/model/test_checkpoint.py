@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from geopin_tools.model.checkpoint import CheckpointError, UnsafeCheckpoint, load_checkpoint
 
-from shared.model.checkpoint import CheckpointError, UnsafeCheckpoint, load_checkpoint
-from shared.model.pth_writer import save_state_dict_pth
+from tests.support.pth_writer import save_state_dict_pth
 from tests.unit.model.factories import (
     FakeStorage,
     FakeTensor,

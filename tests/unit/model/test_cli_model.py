@@ -16,11 +16,11 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner, Result
+from geopin.cli import main
+from geopin_tools.model.architecture import Backbone, StateDict, seeded_state_dict
+from geopin_tools.model.onnx_builder import model_identity
 
-from shared.cli import main
-from shared.model.architecture import Backbone, StateDict, seeded_state_dict
-from shared.model.onnx_builder import model_identity
-from shared.model.pth_writer import save_state_dict_pth
+from tests.support.pth_writer import save_state_dict_pth
 from tests.unit.model.factories import pickle_calling, trained_looking, write_checkpoint
 
 
@@ -70,7 +70,7 @@ def test_official_layout_checkpoints_export_and_verify(
     assert lines[0] == (
         f"model {model_identity(files.weights)[:12]} holds the weights of {files.checkpoint.name}"
     )
-    assert lines[1] == "reference: numpy (float64, shared.model.reference)"
+    assert lines[1] == "reference: numpy (float64, geopin_tools.model.reference)"
     per_size = [
         re.fullmatch(r"  (\w+), batch 2: worst cosine ([.\d]+) \(.*\)", line) for line in lines[2:5]
     ]

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from shared.model.architecture import Backbone, seeded_state_dict
-from shared.model.cost import macs_per_image
-from shared.model.onnx_builder import build_cosplace_onnx
+from geopin_tools.model.architecture import Backbone, seeded_state_dict
+from geopin_tools.model.cost import macs_per_image
+from geopin_tools.model.onnx_builder import build_cosplace_onnx
 
 
 @pytest.mark.parametrize(

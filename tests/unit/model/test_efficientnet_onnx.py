@@ -8,13 +8,13 @@ import numpy as np
 import numpy.typing as npt
 import onnxruntime as ort
 import pytest
+from geopin_tools.model.architecture import StateDict, UnknownLayout
+from geopin_tools.model.checkpoint import load_checkpoint
+from geopin_tools.model.default_model import package_weights
+from geopin_tools.model.efficientnet import lite0_blocks
+from geopin_tools.model.efficientnet_onnx import build_lite0_onnx, lite0_identity
 
-from shared.model.architecture import StateDict, UnknownLayout
-from shared.model.checkpoint import load_checkpoint
-from shared.model.default_model import package_weights
-from shared.model.efficientnet import lite0_blocks
-from shared.model.efficientnet_onnx import build_lite0_onnx, lite0_identity
-from shared.model.efficientnet_reference import lite0_reference_embed
+from tests.support.efficientnet_reference import lite0_reference_embed
 
 
 @pytest.fixture(scope="module")

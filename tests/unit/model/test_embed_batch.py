@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from geopin.images import decode_image, resized_for_model, to_model_input
+from geopin.model.embedder import Embedder
+from geopin.settings import ImageSettings, ModelSettings
+from geopin_tools.model.seeded import write_seeded_model
 
-from shared.images import decode_image, resized_for_model, to_model_input
-from shared.model.embedder import Embedder
-from shared.model.seeded import write_seeded_model
-from shared.settings import ImageSettings, ModelSettings
 from tests.factories import encode, place_photo
 
 IMAGES = ImageSettings(shorter_side=64, max_side=128)

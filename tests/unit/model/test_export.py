@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from geopin.images import to_model_input
+from geopin_tools.model import export
+from geopin_tools.model.architecture import Backbone, seeded_state_dict
+from geopin_tools.model.export import CheckpointMismatch, export_checkpoint, preprocessing_json
 from PIL import Image
 
-from shared.images import to_model_input
-from shared.model import export
-from shared.model.architecture import Backbone, seeded_state_dict
-from shared.model.export import CheckpointMismatch, export_checkpoint, preprocessing_json
-from shared.model.pth_writer import save_state_dict_pth
+from tests.support.pth_writer import save_state_dict_pth
 
 
 def test_the_recorded_preprocessing_is_what_geopin_applies_to_photos() -> None:

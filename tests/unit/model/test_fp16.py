@@ -4,12 +4,12 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from geopin.model.fp16 import to_fp16
+from geopin.model.runtime import CPU
+from geopin_tools.model.architecture import Backbone, seeded_state_dict
+from geopin_tools.model.onnx_builder import build_cosplace_onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from shared.model.architecture import Backbone, seeded_state_dict
-from shared.model.fp16 import to_fp16
-from shared.model.onnx_builder import build_cosplace_onnx
-from shared.model.runtime import CPU
 from tests.unit.model.factories import trained_looking
 
 HEAD_WEIGHTS = {

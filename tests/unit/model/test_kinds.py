@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from shared.model.kinds import ModelKind, kind_announced, kind_of
+from geopin.model.kinds import ModelKind, kind_announced, kind_of
 
 
 @pytest.mark.parametrize(

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from geopin_tools.model.checkpoint import CheckpointError, UnsafeCheckpoint, load_checkpoint
+from geopin_tools.model.default_model import package_weights
+from geopin_tools.model.efficientnet import check_lite0_layout
 
-from shared.model.checkpoint import CheckpointError, UnsafeCheckpoint, load_checkpoint
-from shared.model.default_model import package_weights
-from shared.model.efficientnet import check_lite0_layout
 from tests.unit.model.factories import (
     LEGACY_HEADER,
     FakeStorage,

@@ -10,10 +10,10 @@ import numpy.typing as npt
 import onnx
 import onnxruntime as ort
 import pytest
+from geopin_tools.model.architecture import Backbone, StateDict, UnknownLayout, seeded_state_dict
+from geopin_tools.model.onnx_builder import build_cosplace_onnx, model_identity, write_model
+from geopin_tools.model.reference import reference_embed
 
-from shared.model.architecture import Backbone, StateDict, UnknownLayout, seeded_state_dict
-from shared.model.onnx_builder import build_cosplace_onnx, model_identity, write_model
-from shared.model.reference import reference_embed
 from tests.unit.model.factories import trained_looking
 
 DIM = 64

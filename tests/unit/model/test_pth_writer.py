@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from geopin_tools.model.architecture import Backbone, seeded_state_dict
+from geopin_tools.model.checkpoint import load_checkpoint
 
-from shared.model.architecture import Backbone, seeded_state_dict
-from shared.model.checkpoint import load_checkpoint
-from shared.model.pth_writer import save_state_dict_pth
+from tests.support.pth_writer import save_state_dict_pth
 from tests.unit.model.factories import FakeStorage, FakeTensor, fake_tensors, torch_like_pickle
 
 

@@ -6,15 +6,15 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
+from geopin.cli import main
+from geopin.images import preprocess
+from geopin.model.session import OnnxSession
+from geopin.settings import ImageSettings, ModelSettings
+from geopin_tools.model.architecture import Backbone
+from geopin_tools.model.calibration import calibration_inputs
+from geopin_tools.model.quantize import quantize_int8
+from geopin_tools.model.seeded import write_seeded_model
 
-from shared.cli import main
-from shared.images import preprocess
-from shared.model.architecture import Backbone
-from shared.model.calibration import calibration_inputs
-from shared.model.quantize import quantize_int8
-from shared.model.seeded import write_seeded_model
-from shared.model.session import OnnxSession
-from shared.settings import ImageSettings, ModelSettings
 from tests.factories import encode, place_photo
 
 SMALL = ImageSettings(shorter_side=64, max_side=128)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from shared.model.architecture import Backbone, seeded_state_dict
-from shared.model.reference import gem, l2_normalise, reference_embed
+from geopin_tools.model.architecture import Backbone, seeded_state_dict
+from geopin_tools.model.reference import gem, l2_normalise, reference_embed
 
 EPS = 1e-6
 

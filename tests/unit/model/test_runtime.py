@@ -4,9 +4,8 @@ from pathlib import Path
 
 import onnxruntime as ort
 import pytest
-
-from shared.model.runtime import CPU, CUDA, TENSORRT, plan_providers, session_options
-from shared.settings import ModelSettings
+from geopin.model.runtime import CPU, CUDA, TENSORRT, plan_providers, session_options
+from geopin.settings import ModelSettings
 
 CACHE = Path("/var/cache/geopin-engines")
 EVERY_GPU_PROVIDER = (TENSORRT, CUDA, CPU)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import onnx
-
-from shared.model.seeded import write_seeded_model
+from geopin_tools.model.seeded import write_seeded_model
 
 
 def test_seeded_model_is_labelled_untrained(tmp_path: Path) -> None:

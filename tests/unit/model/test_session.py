@@ -4,11 +4,10 @@ import logging
 from pathlib import Path
 
 import pytest
-
-from shared.model.architecture import Backbone
-from shared.model.seeded import write_seeded_model
-from shared.model.session import OnnxSession
-from shared.settings import ModelSettings
+from geopin.model.session import OnnxSession
+from geopin.settings import ModelSettings
+from geopin_tools.model.architecture import Backbone
+from geopin_tools.model.seeded import write_seeded_model
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +20,7 @@ def model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_default_providers_run_on_cpu_where_only_cpu_is_offered(
     model_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.INFO, logger="shared.model.session"):
+    with caplog.at_level(logging.INFO, logger="geopin.model.session"):
         session = OnnxSession(ModelSettings(path=model_path))
     assert session.providers[0] == "CPUExecutionProvider"
     assert session.precision == "fp32"

@@ -7,8 +7,7 @@ import re
 import numpy as np
 import onnxruntime as ort
 import pytest
-
-from shared.model.architecture import (
+from geopin_tools.model.architecture import (
     Backbone,
     UnknownLayout,
     backbone_channels,
@@ -17,8 +16,9 @@ from shared.model.architecture import (
     seeded_state_dict,
     vgg16_convs,
 )
-from shared.model.onnx_builder import build_cosplace_onnx
-from shared.model.reference import reference_embed
+from geopin_tools.model.onnx_builder import build_cosplace_onnx
+from geopin_tools.model.reference import reference_embed
+
 from tests.unit.model.factories import trained_looking
 
 

@@ -9,15 +9,15 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from geopin.jobs import Job, JobStatus, StatusChange, utc_now
+from geopin.settings import WebhookSettings
+from geopin.webhooks.delivery import NoSigningSecret, Notifier, Outcome, next_delay
+from geopin.webhooks.due import DueAttempt
+from geopin.webhooks.http import Answer, post
+from geopin.webhooks.log import Attempt, Delivery, DeliveryStatus
+from geopin.webhooks.signing import new_secret, verify, webhook_id_for
+from geopin.webhooks.ssrf import CallbackRefused, SsrfGuard
 
-from shared.jobs import Job, JobStatus, StatusChange, utc_now
-from shared.settings import WebhookSettings
-from shared.webhooks.delivery import NoSigningSecret, Notifier, Outcome, next_delay
-from shared.webhooks.due import DueAttempt
-from shared.webhooks.http import Answer, post
-from shared.webhooks.log import Attempt, Delivery, DeliveryStatus
-from shared.webhooks.signing import new_secret, verify, webhook_id_for
-from shared.webhooks.ssrf import CallbackRefused, SsrfGuard
 from tests.receiver import Receiver, Reply
 
 SECRET = new_secret()

@@ -6,8 +6,7 @@ import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
-
-from shared.webhooks.signing import (
+from geopin.webhooks.signing import (
     InvalidSignature,
     new_secret,
     signed_headers,

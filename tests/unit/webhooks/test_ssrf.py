@@ -5,8 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 import pytest
-
-from shared.webhooks.ssrf import CallbackRefused, SsrfGuard, address_refusal, parse_callback_url
+from geopin.webhooks.ssrf import CallbackRefused, SsrfGuard, address_refusal, parse_callback_url
 
 REFUSED = [
     ("127.0.0.1", "loopback"),

@@ -1,0 +1,53 @@
+"""``/metrics`` for Prometheus, and the per-request bookkeeping behind it and the logs.
+
+Requests are counted by route template (``/v1/jobs/<job_id>``), never by path, so a job ID
+does not become a time series. A request about one job binds its ID for the logs
+(shared/geopin/logs.py); the submit view binds the new job's ID itself, once it exists.
+"""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from geopin.logs import bind_job
+from geopin.metrics import QueueDepths, exposition, observe_http, prepare_multiprocess_dir
+from geopin.settings import Settings
+from prometheus_client import CONTENT_TYPE_LATEST
+
+bp = Blueprint("metrics", __name__)
+_QUEUES = "geopin-queue-depths"
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """This pod's gateway metrics (every gunicorn process's) and the queues' depths now."""
+    body = exposition(current_app.extensions[_QUEUES])
+    return Response(body, mimetype=CONTENT_TYPE_LATEST)
+
+
+def _started() -> None:
+    g.geopin_started = time.perf_counter()
+    bind_job((request.view_args or {}).get("job_id"))
+
+
+def _answered(response: Response) -> Response:
+    route = request.url_rule.rule if request.url_rule is not None else "unmatched"
+    started = g.get("geopin_started", time.perf_counter())  # absent if a hook answered first
+    observe_http(route, request.method, response.status_code, time.perf_counter() - started)
+    return response
+
+
+def _done(_: BaseException | None) -> None:
+    bind_job(None)  # gunicorn's next request on this thread may be about another job
+
+
+def init_metrics(app: Flask, settings: Settings) -> None:
+    from geopin.wiring import queue_length
+
+    prepare_multiprocess_dir()
+    app.extensions[_QUEUES] = QueueDepths(queue_length(settings))
+    app.before_request(_started)
+    app.after_request(_answered)
+    app.teardown_request(_done)
+    app.register_blueprint(bp)

@@ -1,0 +1,72 @@
+"""The HTTP gateway: accepts photos, enqueues jobs, answers polls. It never runs the model."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+from geopin.queue import make_celery
+from geopin.settings import Settings
+from geopin.wiring import (
+    backpressure,
+    job_store,
+    key_store,
+    log_choice,
+    notifier,
+    presence,
+    redis_client,
+    thumbnail_store,
+    vector_index,
+)
+
+from geopin_gateway.api import docs, health, jobs, references, web
+from geopin_gateway.api.metrics import init_metrics
+from geopin_gateway.context import Gateway
+from geopin_gateway.problems import register_problem_handlers
+from geopin_gateway.security import init_security, limit_views
+
+log = logging.getLogger(__name__)
+
+# Room for the multipart envelope around an upload of the largest accepted size.
+MULTIPART_OVERHEAD_BYTES = 64 * 1024
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings()
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.images.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
+    client = redis_client(settings)
+    celery = make_celery(settings, "geopin-gateway")
+    app.extensions["geopin"] = Gateway(
+        settings=settings,
+        store=job_store(settings, client),
+        index=vector_index(settings),
+        presence=presence(settings, client),
+        celery=celery,
+        keys=key_store(settings, client),
+        notifier=notifier(settings, celery, client),
+        backpressure=backpressure(settings),
+        thumbnails=thumbnail_store(settings),
+    )
+    log_choice(settings, "gateway")
+    register_problem_handlers(app)
+    init_metrics(app, settings)
+    limiter = init_security(app, settings)
+    if not settings.auth.enabled:
+        log.warning("API keys are off: anyone who reaches this gateway can use it")
+    app.register_blueprint(health.bp)
+    app.register_blueprint(jobs.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(references.bp)
+    app.register_blueprint(web.bp)
+    limit_views(
+        app,
+        limiter,
+        {
+            "jobs.submit_job": settings.limits.submit,
+            "jobs.redeliver": settings.limits.submit,
+            "jobs.get_job": settings.limits.read,
+            "references.thumbnail": settings.limits.read,
+        },
+    )
+    return app

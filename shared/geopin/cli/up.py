@@ -1,0 +1,167 @@
+"""``geopin up``: the whole service on this machine, as child processes, until Ctrl-C.
+
+The same processes as a deployment (gunicorn with the gateway, the embedding and search
+workers, the notifier when webhooks are configured), each with its log in the data folder.
+With no server configured they share the embedded backends there (docs/embedded.md). A lock
+file keeps a second ``geopin up`` off the same data folder: two sets of workers would each
+be sure they own its queue. ``flock`` is released by the kernel when its holder dies, so a
+crash leaves no stale lock behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+import click
+import requests
+
+from geopin.settings import Settings
+
+LOCK_NAME = "geopin-up.lock"
+STOP_GRACE_S = 20  # a worker finishes its task on SIGTERM, up to this long
+START_TIMEOUT_S = 60
+
+
+@contextmanager
+def data_folder_lock(folder: Path) -> Iterator[None]:
+    """Hold the folder's lock for the block; a second holder gets a one-line error."""
+    path = folder / LOCK_NAME
+    handle: IO[str] = path.open("a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise click.ClickException(
+            f"another `geopin up` (pid {holder}) is using {folder}; stop it first, "
+            "or give this one another GEOPIN_DATA_DIR"
+        ) from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # releases the lock
+
+
+class Child:
+    """One service process in its own process group, so a stop reaches its pool too."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> None:
+        self.name = name
+        self.log_path = logs / f"{name}.log"
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(  # noqa: S603 -- our own modules, no shell
+                argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_GRACE_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+
+
+def _services(settings: Settings, host: str, port: int, workers: int) -> dict[str, list[str]]:
+    python = sys.executable
+    services = {
+        "embedder": [python, "-m", "geopin_embedder.worker"],
+        "searcher": [python, "-m", "geopin_searcher.worker"],
+        "gateway": [
+            *(python, "-m", "gunicorn", "--bind", f"{host}:{port}"),
+            *("--workers", str(workers), "geopin_gateway.wsgi:app"),
+        ],
+    }
+    if settings.webhooks.secret is not None or settings.auth.enabled:
+        services["notifier"] = [python, "-m", "geopin_notifier.worker"]
+    return services
+
+
+def _stop_on_sigterm(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # the same orderly stop as Ctrl-C
+
+
+@click.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--gateway-workers", default=2, show_default=True, type=click.IntRange(1, 64))
+def up(host: str, port: int, gateway_workers: int) -> None:
+    """Run GeoPin on this machine until Ctrl-C: gateway, workers, and (with no Redis or
+    Elasticsearch configured) the embedded queue, job store and index in GEOPIN_DATA_DIR."""
+    from geopin.cli import _settings
+    from geopin.cli.index import ensure_model
+    from geopin.wiring import describe
+
+    settings = _settings()
+    ensure_model(settings)
+    data = settings.data_folder()
+    logs = data / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "GEOPIN_DATA_DIR": str(data)}  # children resolve the same folder
+    url = f"http://{host}:{port}"
+    with data_folder_lock(data):
+        for part, backend in describe(settings).items():
+            click.echo(f"{part.replace('_', ' ')}: {backend}")
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        children: list[Child] = []
+        try:
+            for name, argv in _services(settings, host, port, gateway_workers).items():
+                children.append(Child(name, argv, env, logs))
+            _wait_until_answering(url, children)
+            click.echo(
+                f"\nGeoPin is up at {url}\n"
+                f"  Send a photo:    curl -F image=@photo.jpg {url}/v1/jobs\n"
+                f"  Or:              geopin locate photo.jpg --url {url}\n"
+                f"  Add references:  geopin index add manifest.csv   (CSV: path,lat,lon[,id])\n"
+                f"  Readiness:       curl {url}/readyz\n"
+                f"  Logs:            {logs}/\n"
+                "  Stop:            Ctrl-C"
+            )
+            _watch(children)
+        except KeyboardInterrupt:
+            click.echo("stopping...")
+        finally:
+            for child in children:
+                child.stop()
+
+
+def _wait_until_answering(url: str, children: list[Child]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        _check_alive(children)
+        try:
+            if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise click.ClickException(f"the gateway did not answer at {url}; see {children[-1].log_path}")
+
+
+def _watch(children: list[Child]) -> None:
+    """Until a signal: a child that exits on its own takes the others down with it."""
+    while True:
+        _check_alive(children)
+        time.sleep(0.5)
+
+
+def _check_alive(children: list[Child]) -> None:
+    for child in children:
+        code = child.process.poll()
+        if code is not None:
+            raise click.ClickException(f"{child.name} exited ({code}); see {child.log_path}")

@@ -1,0 +1,124 @@
+"""Jobs in Redis: the production :class:`~geopin.jobs.JobStore`.
+
+Redis is the one place every process of a deployment can read (the gateway answers polls,
+workers move the job on); each key has a TTL. Transitions are WATCH/MULTI transactions, the
+compare-and-set the shared transitions need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import redis
+
+from geopin.jobs.model import Job, JobTransitions, QueryVector, new_job_id, utc_now
+from geopin.settings import JobSettings
+
+
+class RedisJobStore(JobTransitions):
+    """Job records, uploads and query vectors in Redis, each key with a TTL."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        settings: JobSettings,
+        key_prefix: str,
+        on_end: Callable[[Job], object] | None = None,
+    ) -> None:
+        self._redis = client
+        self._settings = settings
+        self._prefix = key_prefix
+        self._on_end = on_end
+
+    def _key(self, kind: str, job_id: str) -> str:
+        return f"{self._prefix}:{kind}:{job_id}"
+
+    def ping(self) -> None:
+        self._redis.ping()
+
+    def create(
+        self,
+        upload: bytes,
+        top_k: int,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+        geo_filter: dict[str, Any] | None = None,
+    ) -> Job:
+        job = Job(
+            job_id=new_job_id(),
+            top_k=top_k,
+            owner=owner,
+            callback_url=callback_url,
+            geo_filter=geo_filter,
+        )
+        with self._redis.pipeline(transaction=True) as pipe:
+            pipe.set(self._key("upload", job.job_id), upload, ex=self._settings.upload_ttl_s)
+            pipe.set(self._key("job", job.job_id), job.to_json(), ex=self._settings.result_ttl_s)
+            pipe.execute()
+        return job
+
+    def discard(self, job_id: str) -> None:
+        """Forget a job that could not be enqueued, so no one polls a job that never runs."""
+        self._redis.delete(
+            self._key("job", job_id), self._key("upload", job_id), self._key("vector", job_id)
+        )
+
+    def get(self, job_id: str) -> Job | None:
+        raw = self._redis.get(self._key("job", job_id))
+        return Job.from_json(raw) if raw is not None else None  # type: ignore[arg-type]
+
+    def _update(self, job_id: str, change: Callable[[Job], bool]) -> tuple[Job | None, bool]:
+        """Apply ``change`` atomically; it returns False to leave the job as it is."""
+        key = self._key("job", job_id)
+        outcome: tuple[Job | None, bool] = (None, False)
+
+        def attempt(pipe: redis.client.Pipeline) -> None:
+            nonlocal outcome
+            raw = pipe.get(key)
+            if raw is None:
+                outcome = (None, False)
+                return
+            job = Job.from_json(raw)  # type: ignore[arg-type]
+            changed = change(job)
+            outcome = (job, changed)
+            if changed:
+                pipe.multi()
+                pipe.set(key, job.to_json(), keepttl=True)
+
+        self._redis.transaction(attempt, key)
+        return outcome
+
+    def load_upload(self, job_id: str) -> bytes | None:
+        return self._redis.get(self._key("upload", job_id))  # type: ignore[return-value]
+
+    def delete_upload(self, job_id: str) -> None:
+        self._redis.delete(self._key("upload", job_id))
+
+    def save_vector(self, job_id: str, query: QueryVector) -> None:
+        key = self._key("vector", job_id)
+        vector = np.ascontiguousarray(query.vector, dtype="<f4")
+        fields = {
+            "model_id": query.model_id,
+            "vector": vector.tobytes(),
+            "embed_s": query.embed_s,
+            "embedded_at": utc_now(),
+        }
+        self._redis.hset(key, mapping=fields)
+        self._redis.expire(key, self._settings.result_ttl_s)
+
+    def load_vector(self, job_id: str) -> QueryVector | None:
+        fields = self._redis.hgetall(self._key("vector", job_id))
+        if not fields:
+            return None
+        return QueryVector(
+            model_id=fields[b"model_id"].decode(),  # type: ignore[index]
+            vector=np.frombuffer(fields[b"vector"], dtype="<f4"),  # type: ignore[index]
+            embed_s=float(fields[b"embed_s"]),  # type: ignore[index]
+            embedded_at=fields[b"embedded_at"].decode(),  # type: ignore[index]
+        )
+
+    def delete_vector(self, job_id: str) -> None:
+        self._redis.delete(self._key("vector", job_id))

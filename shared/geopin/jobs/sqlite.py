@@ -1,0 +1,147 @@
+"""Jobs in SQLite: the embedded :class:`~geopin.jobs.JobStore`, with Redis's semantics.
+
+The same documents as :class:`~geopin.jobs.RedisJobStore` (a job as JSON, its upload, its
+query vector), each row with the time it expires; expired rows read as missing and are
+deleted as new jobs arrive, so an abandoned job still cleans itself up. A transition reads
+and writes the job inside one ``BEGIN IMMEDIATE`` transaction: compare-and-set, as Redis's
+WATCH/MULTI gives, so a redelivered task never writes a second result.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from geopin.jobs import Job, JobTransitions, QueryVector, new_job_id, utc_now
+from geopin.settings import JobSettings
+from geopin.sqlite import Database
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, doc TEXT NOT NULL, expires_at REAL);
+CREATE TABLE IF NOT EXISTS uploads (job_id TEXT PRIMARY KEY, data BLOB NOT NULL, expires_at REAL);
+CREATE TABLE IF NOT EXISTS vectors (
+    job_id TEXT PRIMARY KEY, model_id TEXT NOT NULL, vector BLOB NOT NULL, embed_s REAL NOT NULL,
+    embedded_at TEXT NOT NULL, expires_at REAL
+);
+"""
+_TABLES = ("jobs", "uploads", "vectors")
+
+
+class SqliteJobStore(JobTransitions):
+    """Job records, uploads and query vectors in one SQLite file, each row with its expiry."""
+
+    def __init__(
+        self,
+        path: Path,
+        settings: JobSettings,
+        on_end: Callable[[Job], object] | None = None,
+    ) -> None:
+        self._db = Database(path, _SCHEMA)
+        self._settings = settings
+        self._on_end = on_end
+
+    def ping(self) -> None:
+        self._db.conn.execute("SELECT 1")
+
+    def create(
+        self,
+        upload: bytes,
+        top_k: int,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+        geo_filter: dict[str, Any] | None = None,
+    ) -> Job:
+        job = Job(
+            job_id=new_job_id(),
+            top_k=top_k,
+            owner=owner,
+            callback_url=callback_url,
+            geo_filter=geo_filter,
+        )
+        now = time.time()
+        with self._db.transaction() as conn:
+            for table in _TABLES:  # what Redis would have expired by now
+                conn.execute(f"DELETE FROM {table} WHERE expires_at < ?", (now,))  # noqa: S608 -- table names are constants
+            conn.execute(
+                "INSERT INTO uploads VALUES (?, ?, ?)",
+                (job.job_id, upload, now + self._settings.upload_ttl_s),
+            )
+            conn.execute(
+                "INSERT INTO jobs VALUES (?, ?, ?)",
+                (job.job_id, job.to_json(), now + self._settings.result_ttl_s),
+            )
+        return job
+
+    def discard(self, job_id: str) -> None:
+        """Forget a job that could not be enqueued, so no one polls a job that never runs."""
+        with self._db.transaction() as conn:
+            for table in _TABLES:
+                conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))  # noqa: S608 -- table names are constants
+
+    def get(self, job_id: str) -> Job | None:
+        row = self._db.conn.execute(
+            "SELECT doc FROM jobs WHERE job_id = ? AND expires_at >= ?", (job_id, time.time())
+        ).fetchone()
+        return Job.from_json(row[0]) if row else None
+
+    def _update(self, job_id: str, change: Callable[[Job], bool]) -> tuple[Job | None, bool]:
+        with self._db.transaction() as conn:
+            row = conn.execute(
+                "SELECT doc FROM jobs WHERE job_id = ? AND expires_at >= ?", (job_id, time.time())
+            ).fetchone()
+            if row is None:
+                return None, False
+            job = Job.from_json(row[0])
+            changed = change(job)
+            if changed:  # the expiry stays as it was (Redis's KEEPTTL)
+                conn.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", (job.to_json(), job_id))
+        return job, changed
+
+    def load_upload(self, job_id: str) -> bytes | None:
+        row = self._db.conn.execute(
+            "SELECT data FROM uploads WHERE job_id = ? AND expires_at >= ?", (job_id, time.time())
+        ).fetchone()
+        return bytes(row[0]) if row else None
+
+    def delete_upload(self, job_id: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM uploads WHERE job_id = ?", (job_id,))
+
+    def save_vector(self, job_id: str, query: QueryVector) -> None:
+        vector = np.ascontiguousarray(query.vector, dtype="<f4").tobytes()
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO vectors VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    job_id,
+                    query.model_id,
+                    vector,
+                    query.embed_s,
+                    utc_now(),
+                    time.time() + self._settings.result_ttl_s,
+                ),
+            )
+
+    def load_vector(self, job_id: str) -> QueryVector | None:
+        row = self._db.conn.execute(
+            "SELECT model_id, vector, embed_s, embedded_at FROM vectors "
+            "WHERE job_id = ? AND expires_at >= ?",
+            (job_id, time.time()),
+        ).fetchone()
+        if row is None:
+            return None
+        return QueryVector(
+            model_id=row[0],
+            vector=np.frombuffer(row[1], dtype="<f4"),
+            embed_s=float(row[2]),
+            embedded_at=row[3],
+        )
+
+    def delete_vector(self, job_id: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM vectors WHERE job_id = ?", (job_id,))

@@ -1,0 +1,136 @@
+"""Prometheus metrics of every GeoPin process, named once here.
+
+The names are an interface: the Grafana dashboard (deploy/grafana/geopin.json) queries them
+and tests/unit/test_metrics.py fails when it asks for one not defined here. Metric objects
+are module-level, as prometheus_client intends: defining one does no I/O, and each process
+exports only those it touched.
+
+The gateway runs several gunicorn processes: with ``PROMETHEUS_MULTIPROC_DIR`` set, each
+writes its samples to files there and ``/metrics`` sums them (:func:`exposition`), so one
+scrape sees the whole pod. Workers are one process each and serve their own registry on
+``GEOPIN_METRICS__PORT`` (:func:`start_worker_server`). Queue depths are read from the broker
+at scrape time by the gateway only (:class:`QueueDepths`): a gauge set by a loop would be
+stale between scrapes and need a thread of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Iterator
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+from geopin.queue import EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE
+
+log = logging.getLogger(__name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+QUEUES = (EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE)
+# Task names of the pipeline, by the stage they are shown as.
+STAGES = {"geopin.embed": "embed", "geopin.search": "search", "geopin.webhook": "webhook"}
+
+HTTP_REQUESTS = Counter(
+    "geopin_http_requests_total",
+    "Gateway requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "geopin_http_request_duration_seconds",
+    "Gateway time to answer a request, by route template and method.",
+    ["route", "method"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+TASK_LATENCY = Histogram(
+    "geopin_task_duration_seconds",
+    "Time a worker spent on one task of a stage (embed, search, webhook delivery).",
+    ["stage"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+TASK_FAILURES = Counter(
+    "geopin_task_failures_total",
+    "Tasks that raised, by stage and exception type (retried ones included).",
+    ["stage", "code"],
+)
+JOBS_ENDED = Counter(
+    "geopin_jobs_ended_total",
+    "Jobs that reached a final status, by status and error code (empty when succeeded).",
+    ["status", "code"],
+)
+BATCH_SIZE = Histogram(
+    "geopin_embed_batch_size",
+    "Photos per inference call of the embedding worker's micro-batcher.",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+MODEL_LOAD = Gauge(
+    "geopin_model_load_seconds",
+    "How long this worker took to load its model (ONNX session and first use).",
+    multiprocess_mode="max",
+)
+
+
+def observe_http(route: str, method: str, status: int, seconds: float) -> None:
+    HTTP_REQUESTS.labels(route, method, str(status)).inc()
+    HTTP_LATENCY.labels(route, method).observe(seconds)
+
+
+def stage_of(task_name: str) -> str | None:
+    return STAGES.get(task_name)
+
+
+class QueueDepths(Collector):
+    """``geopin_queue_length{queue}``: each Celery queue's waiting tasks, read per scrape."""
+
+    def __init__(self, length: Callable[[str], int]) -> None:
+        self._length = length
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "geopin_queue_length",
+            "Tasks waiting in a Celery queue (the broker list KEDA scales on).",
+            labels=["queue"],
+        )
+        for queue in QUEUES:
+            try:
+                family.add_metric([queue], self._length(queue))
+            except Exception as exc:  # a scrape must not fail because the broker is down
+                log.warning("could not read the length of queue %s: %s", queue, exc)
+        yield family
+
+
+def exposition(extra: Collector) -> bytes:
+    """This process's metrics (all gunicorn processes' in multiprocess mode) plus ``extra``."""
+    if os.environ.get(MULTIPROC_ENV):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
+        own = generate_latest(registry)
+    else:
+        own = generate_latest(REGISTRY)
+    extras = CollectorRegistry()
+    extras.register(extra)
+    return own + generate_latest(extras)
+
+
+def prepare_multiprocess_dir() -> None:
+    """Create the multiprocess folder if configured: gunicorn's processes write files there."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+
+
+def start_worker_server(port: int) -> None:
+    """Serve this worker's metrics over HTTP on ``port``; 0 leaves them off."""
+    if port:
+        start_http_server(port)
+        log.info("metrics on :%d/metrics", port)

@@ -1,0 +1,89 @@
+"""The two steps of locating a photo, as plain functions the Celery tasks call.
+
+Both steps are idempotent by job ID: a task delivered again after its worker
+died finds the job's state in the store and carries on from there, and the
+store keeps only the first result (see :mod:`geopin.jobs`).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Protocol
+
+from geopin.geo import geo_filter_from_dict
+from geopin.images import ImageRejected
+from geopin.index import IndexMissing, ModelMismatch, VectorIndex
+from geopin.jobs import JobStatus, JobStore, QueryVector, seconds_between, utc_now
+from geopin.location import consensus
+from geopin.settings import LocationSettings
+
+log = logging.getLogger(__name__)
+
+
+class PhotoEmbedder(Protocol):
+    def embed(self, data: bytes) -> QueryVector: ...
+
+
+def embed_step(job_id: str, store: JobStore, embedder: PhotoEmbedder) -> bool:
+    """Embed the job's upload and keep the vector; False when there is nothing to search."""
+    job = store.get(job_id)
+    if job is None:
+        log.warning("job %s expired before it was embedded", job_id)
+        return False
+    if job.status.is_terminal:
+        return False
+    if store.load_vector(job_id) is not None:
+        return True  # embedded by an earlier delivery that died before acknowledging
+    store.mark_running(job_id)
+    upload = store.load_upload(job_id)
+    if upload is None:
+        store.fail(job_id, "upload-expired", "the photo expired before a worker could embed it")
+        return False
+    try:
+        query = embedder.embed(upload)
+    except ImageRejected as exc:
+        store.fail(job_id, exc.code, exc.detail)
+        return False
+    store.save_vector(job_id, query)
+    store.delete_upload(job_id)  # the photo is not kept once it has served its purpose
+    return True
+
+
+def search_step(
+    job_id: str, store: JobStore, index: VectorIndex, location: LocationSettings
+) -> None:
+    """Find the job's nearest references (inside its search area, if it has one) and record
+    them with the consensus location estimate.
+    """
+    job = store.get(job_id)
+    if job is None or job.status.is_terminal:
+        return
+    query = store.load_vector(job_id)
+    if query is None:
+        store.fail(job_id, "embedding-missing", "the photo's embedding expired before the search")
+        return
+    started_at, started = utc_now(), time.perf_counter()
+    try:
+        area = geo_filter_from_dict(job.geo_filter) if job.geo_filter else None
+        matches = index.search(query.vector, job.top_k, query.model_id, geo=area)
+    except (IndexMissing, ModelMismatch) as exc:
+        store.fail(job_id, exc.code, str(exc))  # retrying cannot help; IndexUnavailable can
+        return
+    estimate = consensus(matches, location)
+    running_at = next(h.at for h in job.history if h.status is JobStatus.RUNNING)
+    timings = {
+        "queued_s": seconds_between(job.created_at, running_at),
+        "embed_s": round(query.embed_s, 4),
+        "handoff_s": seconds_between(query.embedded_at or started_at, started_at),
+        "search_s": round(time.perf_counter() - started, 4),
+    }
+    store.succeed(
+        job_id,
+        {
+            "matches": [m.public() for m in matches],
+            "location": estimate.public() if estimate else None,
+            "timings": timings,
+        },
+    )
+    store.delete_vector(job_id)  # a photo's embedding is personal data too

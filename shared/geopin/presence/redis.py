@@ -1,0 +1,51 @@
+"""Model announcements in Redis: one hash, a field per embedding process."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import redis
+
+from geopin.jobs import StoreUnavailable
+from geopin.model.info import ModelInfo
+from geopin.presence import ANNOUNCE_TTL_S, process_name
+
+
+class RedisPresence:
+    """Each field's value carries its own expiry.
+
+    A hash rather than a key per process: reading it costs the same however many jobs Redis
+    holds, which matters for a probe called every few seconds.
+    """
+
+    def __init__(self, client: redis.Redis, key_prefix: str) -> None:
+        self._redis = client
+        self._key = f"{key_prefix}:embedders"
+        self._field = process_name()
+
+    def announce(self, info: ModelInfo) -> None:
+        entry = {**info.public(), "expires_at": time.time() + ANNOUNCE_TTL_S}
+        try:
+            self._redis.hset(self._key, self._field, json.dumps(entry))
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"Redis: {exc}") from exc
+
+    def loaded_models(self) -> list[dict[str, Any]]:
+        now = time.time()
+        live: list[dict[str, Any]] = []
+        stale: list[bytes] = []
+        try:
+            entries = self._redis.hgetall(self._key)
+            for field, raw in entries.items():  # type: ignore[union-attr]
+                entry = json.loads(raw)
+                if entry.pop("expires_at", 0) > now:
+                    live.append(entry)
+                else:
+                    stale.append(field)
+            if stale:
+                self._redis.hdel(self._key, *(field.decode() for field in stale))
+        except redis.RedisError as exc:
+            raise StoreUnavailable(f"Redis: {exc}") from exc
+        return live

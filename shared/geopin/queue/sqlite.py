@@ -1,0 +1,147 @@
+"""A kombu transport on SQLite: Celery's queues in the data folder, with Redis's guarantees.
+
+kombu ships two server-less transports, and neither keeps a task whose worker died:
+the filesystem transport deletes a message when a worker reads it (and reads files a
+producer may still be writing), and the SQLAlchemy transport hides it for good and drops a
+message silently when SQLite is busy. Here a read message stays in the table, marked taken;
+the ack deletes it, a warm shutdown puts it back, and a message taken longer ago than the
+visibility timeout (a worker killed mid-task) is offered again: at-least-once delivery, as
+with Redis (docs/architecture.md).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from queue import Empty
+from typing import Any
+
+from kombu.transport import TRANSPORT_ALIASES, virtual
+
+from geopin.sqlite import Database
+
+SCHEME = "geopin-sqlite"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue TEXT NOT NULL,
+    tag TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    taken_at REAL
+);
+CREATE INDEX IF NOT EXISTS messages_waiting ON messages (queue, taken_at, id);
+"""
+
+
+def register() -> None:
+    """Let ``geopin-sqlite://`` name this transport in every process that makes a Celery app."""
+    TRANSPORT_ALIASES[SCHEME] = f"{__name__}:Transport"
+
+
+def queue_length(database: Path, queue: str) -> int:
+    """Messages waiting in ``queue`` (not those a worker has taken), as Redis's LLEN counts."""
+    row = (
+        _database(database)
+        .conn.execute(
+            "SELECT count(*) FROM messages WHERE queue = ? AND taken_at IS NULL", (queue,)
+        )
+        .fetchone()
+    )
+    return int(row[0])
+
+
+_databases: dict[Path, Database] = {}
+
+
+def _database(path: Path) -> Database:
+    if path not in _databases:
+        _databases[path] = Database(path, _SCHEMA)
+    return _databases[path]
+
+
+class QoS(virtual.QoS):  # type: ignore[misc]
+    def ack(self, delivery_tag: str) -> None:
+        self.channel.forget(delivery_tag)
+        super().ack(delivery_tag)
+
+    def reject(self, delivery_tag: str, requeue: bool = False) -> None:
+        if requeue:
+            self.channel.release(delivery_tag)  # back in its place, not at the end
+        else:
+            self.channel.forget(delivery_tag)
+        self._quick_ack(delivery_tag)
+
+
+class Channel(virtual.Channel):  # type: ignore[misc]
+    QoS = QoS
+
+    @property
+    def _db(self) -> Database:
+        return _database(Path(self.connection.client.transport_options["database"]))
+
+    @property
+    def _visibility_timeout_s(self) -> float:
+        return float(self.connection.client.transport_options.get("visibility_timeout", 3600))
+
+    def _put(self, queue: str, message: dict[str, Any], **_: Any) -> None:
+        # A restored message keeps its delivery tag: it replaces its taken row.
+        tag = message["properties"]["delivery_tag"]
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO messages (queue, tag, payload) VALUES (?, ?, ?)",
+                (queue, tag, json.dumps(message)),
+            )
+
+    def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
+        now = time.time()
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE messages SET taken_at = NULL WHERE queue = ? AND taken_at < ?",
+                (queue, now - self._visibility_timeout_s),
+            )
+            row = conn.execute(
+                "SELECT id, payload FROM messages WHERE queue = ? AND taken_at IS NULL "
+                "ORDER BY id LIMIT 1",
+                (queue,),
+            ).fetchone()
+            if row is None:
+                raise Empty()
+            conn.execute("UPDATE messages SET taken_at = ? WHERE id = ?", (now, row[0]))
+        payload: dict[str, Any] = json.loads(row[1])
+        return payload
+
+    def _size(self, queue: str) -> int:
+        return queue_length(self._db.path, queue)
+
+    def _purge(self, queue: str) -> int:
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM messages WHERE queue = ? AND taken_at IS NULL", (queue,)
+            )
+        return cursor.rowcount
+
+    def _delete(self, queue: str, *args: Any, **kwargs: Any) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM messages WHERE queue = ?", (queue,))
+
+    def forget(self, delivery_tag: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("DELETE FROM messages WHERE tag = ?", (delivery_tag,))
+
+    def release(self, delivery_tag: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute("UPDATE messages SET taken_at = NULL WHERE tag = ?", (delivery_tag,))
+
+
+class Transport(virtual.Transport):  # type: ignore[misc]
+    Channel = Channel
+    default_port = 0
+    driver_type = "sqlite"
+    driver_name = "geopin-sqlite"
+    polling_interval = 0.1  # an idle worker's SELECT costs microseconds; latency matters more
+
+    def driver_version(self) -> str:
+        import sqlite3
+
+        return sqlite3.sqlite_version

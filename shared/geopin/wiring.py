@@ -1,0 +1,206 @@
+"""The one place that chooses and builds the backends behind GeoPin's interfaces.
+
+Two choices, made from the settings alone so every process of a deployment makes the same
+ones (docs/embedded.md): Redis or the embedded SQLite files for the queue, jobs and model
+presence; Elasticsearch or the embedded index for references. In ``auto`` mode a server is
+used when its URL is set in the environment, so configuring one switches with no other change.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import redis
+from celery import Celery
+
+from geopin.auth import RedisKeyStore, SigningSecrets
+from geopin.backpressure import Backpressure
+from geopin.index.elasticsearch import ElasticsearchIndex, make_client
+from geopin.index.elasticsearch_versions import ElasticsearchVersions
+from geopin.index.embedded import SCHEMA as INDEX_SCHEMA
+from geopin.index.embedded import EmbeddedIndex
+from geopin.index.embedded_versions import EmbeddedVersions
+from geopin.jobs import Job, JobStore
+from geopin.jobs.redis import RedisJobStore
+from geopin.jobs.sqlite import SqliteJobStore
+from geopin.presence import ModelPresence
+from geopin.presence.redis import RedisPresence
+from geopin.presence.sqlite import SqlitePresence
+from geopin.queue import EMBED_QUEUE, enqueue_webhook
+from geopin.queue import sqlite as embedded_broker
+from geopin.settings import Mode, Settings
+from geopin.sqlite import Database
+from geopin.thumbnails import FolderThumbnails, NoThumbnails, ThumbnailStore
+from geopin.webhooks.delivery import Notifier
+from geopin.webhooks.due import DueSet
+from geopin.webhooks.log import RedisDeliveryLog
+from geopin.webhooks.ssrf import SsrfGuard
+
+log = logging.getLogger(__name__)
+
+
+class NeedsRedis(RuntimeError):
+    """A feature the embedded backends do not provide was asked for."""
+
+
+def uses_redis(settings: Settings) -> bool:
+    """Redis for queue, jobs and presence: in servers mode, or when its URL was configured."""
+    if settings.mode is not Mode.AUTO:
+        return settings.mode is Mode.SERVERS
+    return "url" in settings.redis.model_fields_set or settings.celery.broker_url is not None
+
+
+def uses_elasticsearch(settings: Settings) -> bool:
+    if settings.mode is not Mode.AUTO:
+        return settings.mode is Mode.SERVERS
+    return "url" in settings.elasticsearch.model_fields_set
+
+
+def describe(settings: Settings) -> dict[str, str]:
+    """Which backend does what, for /readyz and the logs."""
+    data = settings.data_folder()
+    queue = "redis" if uses_redis(settings) else f"embedded (SQLite in {data})"
+    index = (
+        "elasticsearch" if uses_elasticsearch(settings) else f"embedded (numpy, SQLite in {data})"
+    )
+    return {"queue_and_jobs": queue, "index": index}
+
+
+def log_choice(settings: Settings, process: str) -> None:
+    chosen = describe(settings)
+    log.info("%s backends: queue and jobs %s; index %s", process, *chosen.values())
+
+
+def require_redis(settings: Settings, feature: str) -> None:
+    """Refuse, in one line, a feature that exists only with Redis."""
+    if not uses_redis(settings):
+        raise NeedsRedis(
+            f"{feature} needs Redis: set GEOPIN_REDIS__URL (the embedded mode has none)"
+        )
+
+
+def celery_broker(settings: Settings) -> dict[str, Any]:
+    """Celery configuration of the broker: Redis, or the SQLite transport in the data folder."""
+    options: dict[str, Any] = {"visibility_timeout": settings.celery.visibility_timeout_s}
+    if uses_redis(settings):
+        return {
+            "broker_url": settings.celery.broker_url or settings.redis.url,
+            "broker_transport_options": options,
+        }
+    embedded_broker.register()
+    options["database"] = str(_file(settings, "queue.db"))
+    return {
+        "broker_url": f"{embedded_broker.SCHEME}://",
+        "broker_transport_options": options,
+        # Remote control needs a fanout exchange, which this transport does not offer.
+        "worker_enable_remote_control": False,
+    }
+
+
+def _file(settings: Settings, name: str) -> Path:
+    return settings.data_folder() / name
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    # Bytes in, bytes out: uploads and vectors are binary.
+    return redis.Redis.from_url(
+        settings.redis.url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+    )
+
+
+def job_store(
+    settings: Settings,
+    client: redis.Redis | None = None,
+    on_end: Callable[[Job], object] | None = None,
+) -> JobStore:
+    if not uses_redis(settings):
+        return SqliteJobStore(_file(settings, "jobs.db"), settings.jobs, on_end)
+    return RedisJobStore(
+        client or redis_client(settings), settings.jobs, settings.redis.key_prefix, on_end
+    )
+
+
+def presence(settings: Settings, client: redis.Redis | None = None) -> ModelPresence:
+    if not uses_redis(settings):
+        return SqlitePresence(_file(settings, "jobs.db"))
+    return RedisPresence(client or redis_client(settings), settings.redis.key_prefix)
+
+
+def queue_length(settings: Settings) -> Callable[[str], int]:
+    """Reads a Celery queue's waiting tasks in the broker, which may be another Redis than
+    the jobs': the list KEDA watches, or the embedded transport's table."""
+    if not uses_redis(settings):
+        return partial(embedded_broker.queue_length, _file(settings, "queue.db"))
+    broker = redis.Redis.from_url(
+        settings.celery.broker_url or settings.redis.url, socket_timeout=5, socket_connect_timeout=5
+    )
+    return broker.llen  # type: ignore[return-value]
+
+
+def backpressure(settings: Settings) -> Backpressure:
+    """Watches the ``embed`` queue in the broker."""
+    length = queue_length(settings)
+    return Backpressure(partial(length, EMBED_QUEUE), settings.limits.max_queued_jobs)
+
+
+def rate_limit_storage(settings: Settings) -> str:
+    """Where flask-limiter counts: Redis, shared by every gateway process; embedded, each
+    gateway process counts on its own (a client may get up to workers x the limit)."""
+    return settings.redis.url if uses_redis(settings) else "memory://"
+
+
+def key_store(settings: Settings, client: redis.Redis | None = None) -> RedisKeyStore:
+    """API keys live in Redis only; with keys on, the embedded mode refuses to start."""
+    if settings.auth.enabled:
+        require_redis(settings, "GEOPIN_AUTH__ENABLED (API keys)")
+    return RedisKeyStore(client or redis_client(settings), settings.redis.key_prefix)
+
+
+def notifier(settings: Settings, celery: Celery, client: redis.Redis | None = None) -> Notifier:
+    """The webhook notifier; ``celery`` sends its attempts to the ``webhooks`` queue.
+
+    Embedded, no signing secret may be set, so every callback URL is refused at submission
+    (400 webhooks-not-configured) and the Redis-backed delivery log is never reached.
+    """
+    if settings.webhooks.secret is not None:
+        require_redis(settings, "webhooks (GEOPIN_WEBHOOKS__SECRET)")
+    client = client or redis_client(settings)
+    prefix = settings.redis.key_prefix
+    return Notifier(
+        jobs=job_store(settings, client),
+        deliveries=RedisDeliveryLog(client, prefix, settings.jobs.result_ttl_s),
+        due=DueSet(client, prefix),
+        send=partial(enqueue_webhook, celery),
+        guard=SsrfGuard(allow=settings.webhooks.insecure_allow_networks),
+        signing_secrets=SigningSecrets(key_store(settings, client), settings.webhooks),
+        settings=settings.webhooks,
+    )
+
+
+def _index_db(settings: Settings) -> Database:
+    return Database(_file(settings, "index.db"), INDEX_SCHEMA)
+
+
+# Both have the VectorIndex methods plus ``alias`` and ``target``, which the CLI names.
+ReferenceIndex = ElasticsearchIndex | EmbeddedIndex
+
+
+def vector_index(settings: Settings) -> ReferenceIndex:
+    if not uses_elasticsearch(settings):
+        return EmbeddedIndex(_index_db(settings), settings.elasticsearch.index)
+    return ElasticsearchIndex(make_client(settings.elasticsearch), settings.elasticsearch)
+
+
+def index_versions(settings: Settings) -> ElasticsearchVersions | EmbeddedVersions:
+    if not uses_elasticsearch(settings):
+        return EmbeddedVersions(_index_db(settings), settings.elasticsearch.index)
+    return ElasticsearchVersions(make_client(settings.elasticsearch), settings.elasticsearch)
+
+
+def thumbnail_store(settings: Settings) -> ThumbnailStore:
+    folder = settings.thumbnails.dir
+    return FolderThumbnails(folder) if folder is not None else NoThumbnails()
