@@ -15,16 +15,16 @@ from geopin.metrics import BATCH_SIZE, MODEL_LOAD
 from geopin.model.embedder import Embedder
 from geopin.pipeline import embed_step
 from geopin.presence import keep_announcing
-from geopin.queue import EMBED_TASK, JobTask
+from geopin.queue import EMBED_TASK
+from geopin.queue.job_task import JobTask
 from geopin.settings import Settings
-from geopin.task_metrics import counting_ends
 from geopin.wiring import index_versions, job_store, notifier, presence, redis_client
 
 
 def register_tasks(app: Celery, settings: Settings) -> Embedder:
     """Register ``geopin.embed``; the worker runs it in threads that share one batcher."""
-    # A job that ends here (either way) starts its webhook's delivery: see RedisJobStore.
-    store = job_store(settings, on_end=counting_ends(notifier(settings, app).start))
+    store = job_store(settings)
+    deliveries = notifier(settings, app)
     embedder = Embedder(
         settings.model,
         settings.images,
@@ -47,12 +47,13 @@ def register_tasks(app: Celery, settings: Settings) -> Embedder:
         bind=True,
         base=JobTask,
         store=store,
+        notifier=deliveries,
         autoretry_for=(redis.ConnectionError, redis.TimeoutError),
         retry_backoff=True,
         max_retries=settings.celery.max_retries,
     )
     def embed(self: JobTask, job_id: str) -> None:
-        if not embed_step(job_id, store, embedder):
+        if not embed_step(job_id, store, embedder, deliveries):
             raise Ignore()  # the job ended here (rejected photo, expired): skip the search
 
     ledger_client = redis_client(settings)

@@ -6,15 +6,15 @@ import redis
 from celery import Celery
 from geopin.index import IndexUnavailable
 from geopin.pipeline import search_step
-from geopin.queue import SEARCH_TASK, JobTask
+from geopin.queue import SEARCH_TASK
+from geopin.queue.job_task import JobTask
 from geopin.settings import Settings
-from geopin.task_metrics import counting_ends
 from geopin.wiring import job_store, notifier, vector_index
 
 
 def register_tasks(app: Celery, settings: Settings) -> None:
-    # A job that ends here (either way) starts its webhook's delivery: see RedisJobStore.
-    store = job_store(settings, on_end=counting_ends(notifier(settings, app).start))
+    store = job_store(settings)
+    deliveries = notifier(settings, app)
     index = vector_index(settings)
 
     @app.task(
@@ -22,9 +22,10 @@ def register_tasks(app: Celery, settings: Settings) -> None:
         bind=True,
         base=JobTask,
         store=store,
+        notifier=deliveries,
         autoretry_for=(IndexUnavailable, redis.ConnectionError, redis.TimeoutError),
         retry_backoff=True,
         max_retries=settings.celery.max_retries,
     )
     def search(self: JobTask, job_id: str) -> None:
-        search_step(job_id, store, index, settings.location)
+        search_step(job_id, store, index, settings.location, deliveries)

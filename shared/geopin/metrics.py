@@ -32,7 +32,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from geopin.queue import EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE
+from geopin.queue.names import EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE
 
 log = logging.getLogger(__name__)
 

@@ -2,7 +2,8 @@
 
 Both steps are idempotent by job ID: a task delivered again after its worker
 died finds the job's state in the store and carries on from there, and the
-store keeps only the first result (see :mod:`geopin.jobs`).
+store keeps only the first result (see :mod:`geopin.jobs`). Whichever call ends
+a job then, in plain sight, does what follows a job's end (:func:`job_ended`).
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Protocol
 from geopin.geo import geo_filter_from_dict
 from geopin.images import ImageRejected
 from geopin.index import IndexMissing, ModelMismatch, VectorIndex
-from geopin.jobs import JobStatus, JobStore, QueryVector, seconds_between, utc_now
+from geopin.jobs import Job, JobStatus, JobStore, QueryVector, seconds_between, utc_now
 from geopin.location import consensus
+from geopin.metrics import JOBS_ENDED
 from geopin.settings import LocationSettings
 
 log = logging.getLogger(__name__)
@@ -25,7 +27,29 @@ class PhotoEmbedder(Protocol):
     def embed(self, data: bytes) -> QueryVector: ...
 
 
-def embed_step(job_id: str, store: JobStore, embedder: PhotoEmbedder) -> bool:
+class Notifier(Protocol):
+    """Starts an ended job's webhook (:class:`geopin.webhooks.delivery.Notifier`)."""
+
+    def start(self, job: Job) -> object: ...
+
+
+def job_ended(job: Job, notifier: Notifier) -> None:
+    """What follows a job's end, once per job: count it, then start its webhook (if any).
+
+    Callers invoke it only with the job a store's ``succeed`` or ``fail`` returned, which the
+    compare-and-set gives to exactly one caller, so a redelivered task never sends twice.
+    """
+    JOBS_ENDED.labels(job.status.value, job.error.code if job.error else "").inc()
+    notifier.start(job)
+
+
+def fail_job(store: JobStore, notifier: Notifier, job_id: str, code: str, message: str) -> None:
+    """End the job as failed and, if this call ended it, follow up on its end."""
+    if ended := store.fail(job_id, code, message):
+        job_ended(ended, notifier)
+
+
+def embed_step(job_id: str, store: JobStore, embedder: PhotoEmbedder, notifier: Notifier) -> bool:
     """Embed the job's upload and keep the vector; False when there is nothing to search."""
     job = store.get(job_id)
     if job is None:
@@ -38,12 +62,18 @@ def embed_step(job_id: str, store: JobStore, embedder: PhotoEmbedder) -> bool:
     store.mark_running(job_id)
     upload = store.load_upload(job_id)
     if upload is None:
-        store.fail(job_id, "upload-expired", "the photo expired before a worker could embed it")
+        fail_job(
+            store,
+            notifier,
+            job_id,
+            "upload-expired",
+            "the photo expired before a worker could embed it",
+        )
         return False
     try:
         query = embedder.embed(upload)
     except ImageRejected as exc:
-        store.fail(job_id, exc.code, exc.detail)
+        fail_job(store, notifier, job_id, exc.code, exc.detail)
         return False
     store.save_vector(job_id, query)
     store.delete_upload(job_id)  # the photo is not kept once it has served its purpose
@@ -51,7 +81,11 @@ def embed_step(job_id: str, store: JobStore, embedder: PhotoEmbedder) -> bool:
 
 
 def search_step(
-    job_id: str, store: JobStore, index: VectorIndex, location: LocationSettings
+    job_id: str,
+    store: JobStore,
+    index: VectorIndex,
+    location: LocationSettings,
+    notifier: Notifier,
 ) -> None:
     """Find the job's nearest references (inside its search area, if it has one) and record
     them with the consensus location estimate.
@@ -61,14 +95,20 @@ def search_step(
         return
     query = store.load_vector(job_id)
     if query is None:
-        store.fail(job_id, "embedding-missing", "the photo's embedding expired before the search")
+        fail_job(
+            store,
+            notifier,
+            job_id,
+            "embedding-missing",
+            "the photo's embedding expired before the search",
+        )
         return
     started_at, started = utc_now(), time.perf_counter()
     try:
         area = geo_filter_from_dict(job.geo_filter) if job.geo_filter else None
         matches = index.search(query.vector, job.top_k, query.model_id, geo=area)
     except (IndexMissing, ModelMismatch) as exc:
-        store.fail(job_id, exc.code, str(exc))  # retrying cannot help; IndexUnavailable can
+        fail_job(store, notifier, job_id, exc.code, str(exc))  # unlike IndexUnavailable, final
         return
     estimate = consensus(matches, location)
     running_at = next(h.at for h in job.history if h.status is JobStatus.RUNNING)
@@ -78,12 +118,11 @@ def search_step(
         "handoff_s": seconds_between(query.embedded_at or started_at, started_at),
         "search_s": round(time.perf_counter() - started, 4),
     }
-    store.succeed(
-        job_id,
-        {
-            "matches": [m.public() for m in matches],
-            "location": estimate.public() if estimate else None,
-            "timings": timings,
-        },
-    )
+    result = {
+        "matches": [m.public() for m in matches],
+        "location": estimate.public() if estimate else None,
+        "timings": timings,
+    }
+    if ended := store.succeed(job_id, result):
+        job_ended(ended, notifier)
     store.delete_vector(job_id)  # a photo's embedding is personal data too

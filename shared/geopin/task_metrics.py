@@ -8,15 +8,13 @@ and a job's context variable stays in the thread that works on it.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 from celery import Task
 from celery.signals import task_failure, task_postrun, task_prerun
 
-from geopin.jobs import Job
 from geopin.logs import bind_job
-from geopin.metrics import JOBS_ENDED, TASK_FAILURES, TASK_LATENCY, stage_of
+from geopin.metrics import TASK_FAILURES, TASK_LATENCY, stage_of
 
 _started: dict[str, float] = {}
 
@@ -41,21 +39,6 @@ def task_failed(task: Task, exception: BaseException) -> None:
     stage = stage_of(task.name)
     if stage is not None:
         TASK_FAILURES.labels(stage, type(exception).__name__).inc()
-
-
-def job_ended(job: Job) -> None:
-    """Counts a job's final status: the job stores call this once per job (their ``on_end``)."""
-    JOBS_ENDED.labels(job.status.value, job.error.code if job.error else "").inc()
-
-
-def counting_ends(then: Callable[[Job], object]) -> Callable[[Job], None]:
-    """An ``on_end`` for a job store that counts the job, then does ``then`` (its webhook)."""
-
-    def on_end(job: Job) -> None:
-        job_ended(job)
-        then(job)
-
-    return on_end
 
 
 def _prerun(sender: Task, task_id: str, args: tuple[Any, ...], **_: object) -> None:

@@ -24,7 +24,7 @@ from geopin.index.elasticsearch_versions import ElasticsearchVersions
 from geopin.index.embedded import SCHEMA as INDEX_SCHEMA
 from geopin.index.embedded import EmbeddedIndex
 from geopin.index.embedded_versions import EmbeddedVersions
-from geopin.jobs import Job, JobStore
+from geopin.jobs import JobStore
 from geopin.jobs.redis import RedisJobStore
 from geopin.jobs.sqlite import SqliteJobStore
 from geopin.presence import ModelPresence
@@ -112,16 +112,10 @@ def redis_client(settings: Settings) -> redis.Redis:
     )
 
 
-def job_store(
-    settings: Settings,
-    client: redis.Redis | None = None,
-    on_end: Callable[[Job], object] | None = None,
-) -> JobStore:
+def job_store(settings: Settings, client: redis.Redis | None = None) -> JobStore:
     if not uses_redis(settings):
-        return SqliteJobStore(_file(settings, "jobs.db"), settings.jobs, on_end)
-    return RedisJobStore(
-        client or redis_client(settings), settings.jobs, settings.redis.key_prefix, on_end
-    )
+        return SqliteJobStore(_file(settings, "jobs.db"), settings.jobs)
+    return RedisJobStore(client or redis_client(settings), settings.jobs, settings.redis.key_prefix)
 
 
 def presence(settings: Settings, client: redis.Redis | None = None) -> ModelPresence:

@@ -18,23 +18,17 @@ BACKENDS = ["redis", "sqlite"]
 StoreFactory = Callable[[JobSettings], JobStore]
 
 
-@pytest.fixture
-def ended() -> list[Job]:
-    """The jobs whose end the store reported (its ``on_end``), in order."""
-    return []
-
-
 @pytest.fixture(params=BACKENDS)
-def make_store(request: pytest.FixtureRequest, tmp_path: Path, ended: list[Job]) -> StoreFactory:
+def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
     if request.param == "sqlite":
         from geopin.jobs.sqlite import SqliteJobStore
 
-        return lambda settings: SqliteJobStore(tmp_path / "jobs.db", settings, ended.append)
+        return lambda settings: SqliteJobStore(tmp_path / "jobs.db", settings)
     import redis
     from geopin.jobs.redis import RedisJobStore
 
     client = redis.Redis.from_url(request.getfixturevalue("redis_db"))
-    return lambda settings: RedisJobStore(client, settings, "geopin-test", ended.append)
+    return lambda settings: RedisJobStore(client, settings, "geopin-test")
 
 
 @pytest.fixture
@@ -56,15 +50,19 @@ def test_a_created_job_is_queued_with_its_upload(store: JobStore) -> None:
     assert store.get("no-such-job") is None
 
 
-def test_the_first_result_wins_and_the_end_is_reported_once(
-    store: JobStore, ended: list[Job]
-) -> None:
+def test_the_first_result_wins_and_only_its_call_gets_the_ended_job(store: JobStore) -> None:
     job = store.create(b"photo", 5)
     assert store.mark_running(job.job_id) is not None
     assert store.mark_running(job.job_id).status is JobStatus.RUNNING  # type: ignore[union-attr]
-    assert store.succeed(job.job_id, {"matches": [1]})
-    assert not store.succeed(job.job_id, {"matches": [2]})
-    assert not store.fail(job.job_id, "timeout", "late")
+    ended = store.succeed(job.job_id, {"matches": [1]})
+    assert ended is not None
+    assert (ended.job_id, ended.status, ended.result) == (
+        job.job_id,
+        JobStatus.SUCCEEDED,
+        {"matches": [1]},
+    )
+    assert store.succeed(job.job_id, {"matches": [2]}) is None
+    assert store.fail(job.job_id, "timeout", "late") is None
     read = store.get(job.job_id)
     assert read is not None
     assert read.result == {"matches": [1]}
@@ -73,14 +71,11 @@ def test_the_first_result_wins_and_the_end_is_reported_once(
         JobStatus.RUNNING,
         JobStatus.SUCCEEDED,
     ]
-    assert [j.job_id for j in ended] == [job.job_id]
 
 
-def test_concurrent_terminal_transitions_let_exactly_one_through(
-    store: JobStore, ended: list[Job]
-) -> None:
+def test_concurrent_terminal_transitions_let_exactly_one_through(store: JobStore) -> None:
     job = store.create(b"photo", 5)
-    wins: list[bool] = []
+    wins: list[Job | None] = []
     threads = [
         threading.Thread(target=lambda i=i: wins.append(store.succeed(job.job_id, {"n": i})))
         for i in range(8)
@@ -89,8 +84,8 @@ def test_concurrent_terminal_transitions_let_exactly_one_through(
         thread.start()
     for thread in threads:
         thread.join()
-    assert sorted(wins) == [False] * 7 + [True]
-    assert len(ended) == 1
+    assert [won.job_id for won in wins if won is not None] == [job.job_id]
+    assert wins.count(None) == 7
 
 
 def test_vectors_round_trip_and_discard_forgets_everything(store: JobStore) -> None:

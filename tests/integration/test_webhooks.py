@@ -10,6 +10,7 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 from geopin.client import GeoPinClient, verify_webhook
+from geopin.pipeline import fail_job
 from geopin.queue import enqueue_locate, make_celery
 from geopin.settings import Settings
 from geopin.webhooks.log import Delivery, DeliveryStatus
@@ -144,10 +145,10 @@ def test_webhook_of_a_keyed_job_is_signed_with_both_secrets_while_rotating(
     keys = key_store(settings)
     _, key = keys.create("acme")
     celery = make_celery(settings)
-    store = job_store(settings, on_end=notifier(settings, celery).start)
+    store = job_store(settings)
     with Receiver().running() as receiver:
         job = store.create(b"photo", 3, owner=key.key_id, callback_url=receiver.url())
-        store.fail(job.job_id, "index-missing", "no references yet")  # the end starts delivery
+        fail_job(store, notifier(settings, celery), job.job_id, "index-missing", "no references")
         wait_until(lambda: len(receiver.received) == 1, 30, "the webhook")
         verify_webhook(receiver.received[0].headers, receiver.received[0].body, key.webhook_secret)
 
@@ -166,9 +167,11 @@ def test_the_same_attempt_sent_twice_is_delivered_once(
     settings = settings_for(redis_db)
     celery = make_celery(settings)
     with Receiver([Reply(200, delay_s=0.5)]).running() as receiver:
-        store = job_store(settings, on_end=notifier(settings, celery).start)
+        store = job_store(settings)
         job = store.create(b"photo", 3, callback_url=receiver.url())
-        store.succeed(job.job_id, {"matches": [], "location": None})
+        ended = store.succeed(job.job_id, {"matches": [], "location": None})
+        assert ended is not None
+        notifier(settings, celery).start(ended)
         celery.send_task("geopin.webhook", args=(job.job_id, 1, 1), queue="webhooks")
         wait_until(lambda: len(receiver.received) == 1, 30, "the webhook")
         wait_until(lambda: delivered(settings, job.job_id), 10, "delivered")
@@ -246,17 +249,25 @@ def test_redelivery_of_an_unfinished_job_is_409(gateway_client: FlaskClient) -> 
     assert json.loads(gateway_client.get(job_url).data)["webhook"] == {"status": "waiting-for-job"}
 
 
-def test_a_job_failed_by_its_task_on_failure_reports_its_end_exactly_once(redis_db: str) -> None:
+def test_a_job_failed_by_its_task_on_failure_starts_its_webhook_exactly_once(
+    redis_db: str,
+) -> None:
     from geopin.jobs import Job
-    from geopin.queue import JobTask
+    from geopin.queue.job_task import JobTask
 
-    ended: list[Job] = []
-    store = job_store(settings_for(redis_db), on_end=ended.append)
+    class Recording:
+        def __init__(self) -> None:
+            self.started: list[Job] = []
+
+        def start(self, job: Job) -> None:
+            self.started.append(job)
+
+    store = job_store(settings_for(redis_db))
     job = store.create(b"photo", 3, callback_url=PUBLIC_CALLBACK)
     task = JobTask()
-    task.store = store
+    task.store, task.notifier = store, Recording()
     for _ in range(2):  # the second is a redelivered task failing again
         task.on_failure(RuntimeError("boom"), "task-1", (job.job_id,), {}, None)
-    assert [(j.job_id, j.error.code if j.error else None) for j in ended] == [
+    assert [(j.job_id, j.error.code if j.error else None) for j in task.notifier.started] == [
         (job.job_id, "internal-error")
     ]

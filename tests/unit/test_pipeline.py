@@ -43,17 +43,19 @@ class MemoryStore:
             self._move(job_id, JobStatus.RUNNING)
         return self.jobs[job_id]
 
-    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
+    def succeed(self, job_id: str, result: dict[str, Any]) -> Job | None:
         if self.jobs[job_id].status.is_terminal:
-            return False
-        self._move(job_id, JobStatus.SUCCEEDED).result = result
-        return True
+            return None
+        job = self._move(job_id, JobStatus.SUCCEEDED)
+        job.result = result
+        return job
 
-    def fail(self, job_id: str, code: str, message: str) -> bool:
+    def fail(self, job_id: str, code: str, message: str) -> Job | None:
         if self.jobs[job_id].status.is_terminal:
-            return False
-        self._move(job_id, JobStatus.FAILED).error = JobError(code, message)
-        return True
+            return None
+        job = self._move(job_id, JobStatus.FAILED)
+        job.error = JobError(code, message)
+        return job
 
     def load_upload(self, job_id: str) -> bytes | None:
         return self.uploads.get(job_id)
@@ -69,6 +71,16 @@ class MemoryStore:
 
     def delete_vector(self, job_id: str) -> None:
         self.vectors.pop(job_id, None)
+
+
+class RecordingNotifier:
+    """Records the jobs whose webhook the pipeline started."""
+
+    def __init__(self) -> None:
+        self.started: list[Job] = []
+
+    def start(self, job: Job) -> None:
+        self.started.append(job)
 
 
 class CountingEmbedder:
@@ -97,38 +109,51 @@ class FixedIndex:
 
 
 @pytest.fixture
+def notifier() -> RecordingNotifier:
+    return RecordingNotifier()
+
+
+@pytest.fixture
 def store() -> MemoryStore:
     return MemoryStore()
 
 
-def test_embedding_keeps_the_vector_and_deletes_the_photo(store: MemoryStore) -> None:
+def test_embedding_keeps_the_vector_and_deletes_the_photo(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
     job = store.create(b"photo", 3)
-    assert embed_step(job.job_id, store, CountingEmbedder())
+    assert embed_step(job.job_id, store, CountingEmbedder(), notifier)
     assert store.load_vector(job.job_id) is not None
     assert store.load_upload(job.job_id) is None
     assert store.jobs[job.job_id].status is JobStatus.RUNNING
 
 
-def test_redelivered_embed_after_a_crash_reuses_the_stored_vector(store: MemoryStore) -> None:
+def test_redelivered_embed_after_a_crash_reuses_the_stored_vector(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
     job = store.create(b"photo", 3)
     embedder = CountingEmbedder()
-    embed_step(job.job_id, store, embedder)
-    assert embed_step(job.job_id, store, embedder)  # delivered again: nothing recomputed
+    embed_step(job.job_id, store, embedder, notifier)
+    assert embed_step(job.job_id, store, embedder, notifier)  # delivered again: nothing recomputed
     assert embedder.calls == 1
 
 
-def test_rejected_photo_fails_the_job_with_the_image_code(store: MemoryStore) -> None:
+def test_rejected_photo_fails_the_job_with_the_image_code(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
     job = store.create(b"bad", 3)
-    assert not embed_step(job.job_id, store, CountingEmbedder())
+    assert not embed_step(job.job_id, store, CountingEmbedder(), notifier)
     failed = store.jobs[job.job_id]
     assert failed.status is JobStatus.FAILED
     assert failed.error == JobError("undecodable-image", "the photo is truncated")
 
 
-def test_search_records_best_first_matches_and_consensus_location(store: MemoryStore) -> None:
+def test_search_records_best_first_matches_and_consensus_location(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
     job = store.create(b"photo", 3)
-    embed_step(job.job_id, store, CountingEmbedder())
-    search_step(job.job_id, store, FixedIndex(), LOCATION)
+    embed_step(job.job_id, store, CountingEmbedder(), notifier)
+    search_step(job.job_id, store, FixedIndex(), LOCATION, notifier)
     done = store.jobs[job.job_id]
     assert done.status is JobStatus.SUCCEEDED
     assert [m["id"] for m in done.result["matches"]] == ["ref-0", "ref-1", "ref-2"]
@@ -145,30 +170,55 @@ def test_search_records_best_first_matches_and_consensus_location(store: MemoryS
     assert store.load_vector(job.job_id) is None
 
 
-def test_second_search_delivery_never_changes_the_result(store: MemoryStore) -> None:
+def test_second_search_delivery_never_changes_the_result(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
     job = store.create(b"photo", 2)
-    embed_step(job.job_id, store, CountingEmbedder())
-    search_step(job.job_id, store, FixedIndex(), LOCATION)
+    embed_step(job.job_id, store, CountingEmbedder(), notifier)
+    search_step(job.job_id, store, FixedIndex(), LOCATION, notifier)
     first = dict(store.jobs[job.job_id].result or {})
-    search_step(job.job_id, store, FixedIndex(), LOCATION)
+    search_step(job.job_id, store, FixedIndex(), LOCATION, notifier)
     assert store.jobs[job.job_id].result == first
     assert [h.status for h in store.jobs[job.job_id].history].count(JobStatus.SUCCEEDED) == 1
 
 
-def test_query_from_another_model_fails_the_job_clearly(store: MemoryStore) -> None:
+def test_query_from_another_model_fails_the_job_clearly(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
     job = store.create(b"photo", 2)
-    embed_step(job.job_id, store, CountingEmbedder())
-    search_step(job.job_id, store, FixedIndex(model_id="model-b"), LOCATION)
+    embed_step(job.job_id, store, CountingEmbedder(), notifier)
+    search_step(job.job_id, store, FixedIndex(model_id="model-b"), LOCATION, notifier)
     failed = store.jobs[job.job_id]
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert failed.error.code == "model-mismatch"
 
 
-def test_the_jobs_search_area_is_applied_inside_the_index_search(store: MemoryStore) -> None:
+def test_the_jobs_search_area_is_applied_inside_the_index_search(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
     area = BoundingBox(51.0, 3.0, 53.0, 5.0)
     job = store.create(b"photo", 2, geo_filter=area.to_dict())
-    embed_step(job.job_id, store, CountingEmbedder())
+    embed_step(job.job_id, store, CountingEmbedder(), notifier)
     index = FixedIndex()
-    search_step(job.job_id, store, index, LOCATION)
+    search_step(job.job_id, store, index, LOCATION, notifier)
     assert index.areas == [area]
+
+
+def test_the_job_that_ends_starts_its_webhook_once_however_often_it_is_delivered(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
+    job = store.create(b"photo", top_k=3)
+    for _ in range(2):  # the second delivery of each step finds the job ended
+        embed_step(job.job_id, store, CountingEmbedder(), notifier)
+        search_step(job.job_id, store, FixedIndex(), LOCATION, notifier)
+    assert [(j.job_id, j.status) for j in notifier.started] == [(job.job_id, JobStatus.SUCCEEDED)]
+
+
+def test_a_job_failed_by_a_step_starts_its_webhook_once(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
+    job = store.create(b"bad", top_k=3)
+    for _ in range(2):
+        embed_step(job.job_id, store, CountingEmbedder(), notifier)
+    assert [(j.job_id, j.status) for j in notifier.started] == [(job.job_id, JobStatus.FAILED)]

@@ -142,8 +142,12 @@ class JobStore(Protocol):
     ) -> Job: ...
     def get(self, job_id: str) -> Job | None: ...
     def mark_running(self, job_id: str) -> Job | None: ...
-    def succeed(self, job_id: str, result: dict[str, Any]) -> bool: ...
-    def fail(self, job_id: str, code: str, message: str) -> bool: ...
+    def succeed(self, job_id: str, result: dict[str, Any]) -> Job | None:
+        """End the job with its result; returns the job only if this call ended it."""
+
+    def fail(self, job_id: str, code: str, message: str) -> Job | None:
+        """End the job with an error; returns the job only if this call ended it."""
+
     def discard(self, job_id: str) -> None: ...
     def load_upload(self, job_id: str) -> bytes | None: ...
     def delete_upload(self, job_id: str) -> None: ...
@@ -156,11 +160,10 @@ class JobStore(Protocol):
 class JobTransitions(ABC):
     """The status transitions every job store shares, over each store's atomic ``_update``.
 
-    ``on_end`` is called once per job, by whichever process moved it to succeeded or
-    failed (a pipeline step or a task's ``on_failure``): the one place a job's end is seen.
+    ``succeed`` and ``fail`` return the ended job only to the one call that ended it (a
+    redelivered task gets None), so the caller can act on a job's end exactly once, in plain
+    sight: ``if ended := store.fail(...): job_ended(ended, notifier)``.
     """
-
-    _on_end: Callable[[Job], object] | None = None
 
     @abstractmethod
     def _update(self, job_id: str, change: Callable[[Job], bool]) -> tuple[Job | None, bool]:
@@ -181,7 +184,7 @@ class JobTransitions(ABC):
         job, _ = self._update(job_id, change)
         return job
 
-    def succeed(self, job_id: str, result: dict[str, Any]) -> bool:
+    def succeed(self, job_id: str, result: dict[str, Any]) -> Job | None:
         def change(job: Job) -> bool:
             if job.status.is_terminal:
                 return False  # first result wins; a redelivered task never writes another
@@ -191,7 +194,7 @@ class JobTransitions(ABC):
 
         return self._end(job_id, change)
 
-    def fail(self, job_id: str, code: str, message: str) -> bool:
+    def fail(self, job_id: str, code: str, message: str) -> Job | None:
         def change(job: Job) -> bool:
             if job.status.is_terminal:
                 return False
@@ -201,9 +204,7 @@ class JobTransitions(ABC):
 
         return self._end(job_id, change)
 
-    def _end(self, job_id: str, change: Callable[[Job], bool]) -> bool:
-        """A terminal transition; only the one that changed the job reports its end."""
+    def _end(self, job_id: str, change: Callable[[Job], bool]) -> Job | None:
+        """A terminal transition: the ended job for the call that changed it, else None."""
         job, changed = self._update(job_id, change)
-        if changed and job is not None and self._on_end is not None:
-            self._on_end(job)
-        return changed
+        return job if changed else None

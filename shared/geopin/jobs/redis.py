@@ -25,12 +25,10 @@ class RedisJobStore(JobTransitions):
         client: redis.Redis,
         settings: JobSettings,
         key_prefix: str,
-        on_end: Callable[[Job], object] | None = None,
     ) -> None:
         self._redis = client
         self._settings = settings
         self._prefix = key_prefix
-        self._on_end = on_end
 
     def _key(self, kind: str, job_id: str) -> str:
         return f"{self._prefix}:{kind}:{job_id}"

@@ -38,11 +38,9 @@ class SqliteJobStore(JobTransitions):
         self,
         path: Path,
         settings: JobSettings,
-        on_end: Callable[[Job], object] | None = None,
     ) -> None:
         self._db = Database(path, _SCHEMA)
         self._settings = settings
-        self._on_end = on_end
 
     def ping(self) -> None:
         self._db.conn.execute("SELECT 1")

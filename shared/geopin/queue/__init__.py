@@ -12,24 +12,35 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable
-from typing import Any
 
-from celery import Celery, Task, chain
-from celery.exceptions import SoftTimeLimitExceeded
+from celery import Celery, chain
 
-from geopin.jobs import JobStore
 from geopin.logs import configure_logging
+from geopin.queue.names import (
+    EMBED_QUEUE,
+    EMBED_TASK,
+    SEARCH_QUEUE,
+    SEARCH_TASK,
+    WEBHOOK_QUEUE,
+    WEBHOOK_TASK,
+)
 from geopin.settings import Settings
 from geopin.webhooks.due import DueAttempt
 
 log = logging.getLogger(__name__)
 
-EMBED_TASK = "geopin.embed"
-SEARCH_TASK = "geopin.search"
-WEBHOOK_TASK = "geopin.webhook"
-EMBED_QUEUE = "embed"
-SEARCH_QUEUE = "search"
-WEBHOOK_QUEUE = "webhooks"
+__all__ = [
+    "EMBED_QUEUE",
+    "EMBED_TASK",
+    "SEARCH_QUEUE",
+    "SEARCH_TASK",
+    "WEBHOOK_QUEUE",
+    "WEBHOOK_TASK",
+    "enqueue_locate",
+    "enqueue_webhook",
+    "make_celery",
+    "run_worker",
+]
 
 
 def make_celery(settings: Settings, name: str = "geopin") -> Celery:
@@ -74,26 +85,6 @@ def enqueue_locate(app: Celery, job_id: str) -> None:
 def enqueue_webhook(app: Celery, due: DueAttempt) -> None:
     """Ask the notifier for one delivery attempt of a job's webhook."""
     app.send_task(WEBHOOK_TASK, args=(due.job_id, due.round, due.attempt), queue=WEBHOOK_QUEUE)
-
-
-class JobTask(Task):  # type: ignore[misc]
-    """A pipeline task whose first argument is a job ID; a task failing for good fails its job.
-
-    Workers register tasks with ``base=JobTask, store=...``: Celery sets extra decorator
-    arguments as class attributes.
-    """
-
-    store: JobStore
-
-    def on_failure(self, exc: Exception, task_id: str, args: Any, kwargs: Any, einfo: Any) -> None:
-        job_id = args[0]
-        if isinstance(exc, SoftTimeLimitExceeded | TimeoutError):
-            code, message = "timeout", "the job took longer than the worker's time limit"
-        else:
-            code = "internal-error"
-            message = f"{self.name} failed unexpectedly; operators can find task {task_id} in logs"
-        log.error("job %s failed in %s: %r", job_id, self.name, exc)
-        self.store.fail(job_id, code, message)
 
 
 def run_worker(
