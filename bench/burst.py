@@ -1,7 +1,7 @@
 """A burst of jobs against the local stack, with embedders scaled by the KEDA rule.
 
 Needs a Redis of its own and the shared Elasticsearch; starts the gateway, the search
-worker and the embedders itself (``tests/integration/stack.py``), in servers mode::
+worker and the embedders itself (``tests/support/stack.py``), in servers mode::
 
     GEOPIN_REDIS_PORT=6395 GEOPIN_RUN_DIR=/tmp/geopin-h14 scripts/redis start
     .venv/bin/python -m bench.burst --jobs 1000 --redis redis://127.0.0.1:6395/0
@@ -29,7 +29,6 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -37,8 +36,9 @@ import redis
 import requests
 from PIL import Image, ImageDraw, ImageFont
 
-from tests.factories import encode, place_photo, write_reference_set
-from tests.integration.stack import (
+from tests.support.autoscaling import ScaleRule, ScaleState, next_replicas
+from tests.support.factories import encode, place_photo, write_reference_set
+from tests.support.stack import (
     Service,
     delete_indices,
     http_status,
@@ -49,43 +49,6 @@ from tests.integration.stack import (
 )
 
 TMP = Path(tempfile.gettempdir())
-
-
-@dataclass(frozen=True)
-class ScaleRule:
-    """KEDA's Redis list scaler feeding an HPA (docs/deployment.md, "Autoscaling")."""
-
-    list_length: int = 20  # target waiting tasks per replica (embedder, dev-cpu)
-    activation_list_length: int = 0  # at zero replicas, wake above this length
-    min_replicas: int = 1
-    max_replicas: int = 3  # dev-cpu says 2; 3 still fits this bench's two cores
-    cooldown_s: float = 15.0  # wait before each step down (dev-cpu: 180 s, then -1 pod / 60 s)
-
-
-@dataclass(frozen=True)
-class ScaleState:
-    replicas: int
-    last_change_s: float  # when replicas last changed, or last was wanted at least as high
-
-
-def desired_replicas(length: int, rule: ScaleRule) -> int:
-    """``ceil(length / listLength)`` within [min, max]; zero only while the list is at or
-    below the activation length and the minimum allows it."""
-    if length <= rule.activation_list_length:
-        return rule.min_replicas
-    wanted = math.ceil(length / rule.list_length)
-    return max(rule.min_replicas, 1, min(rule.max_replicas, wanted))
-
-
-def next_replicas(state: ScaleState, length: int, now_s: float, rule: ScaleRule) -> ScaleState:
-    """One poll: scale up at once to the desired count; scale down one replica at a time,
-    and only once the desired count has stayed lower for ``cooldown_s``."""
-    wanted = desired_replicas(length, rule)
-    if wanted >= state.replicas:
-        return ScaleState(max(wanted, state.replicas), now_s)
-    if now_s - state.last_change_s >= rule.cooldown_s:
-        return ScaleState(state.replicas - 1, now_s)
-    return state
 
 
 class Pool:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import requests
 
-from tests.factories import encode, place_photo, write_reference_set
+from tests.support.factories import encode, place_photo, write_reference_set
 
 STAGES = ("queued_s", "embed_s", "handoff_s", "search_s")
 

@@ -33,7 +33,7 @@ from geopin.wiring import vector_index
 from geopin_tools.model.seeded import write_seeded_model
 
 from bench.report import Report
-from tests.factories import encode, place_location, place_photo
+from tests.support.factories import encode, place_location, place_photo
 
 
 def write_photos(folder: Path, count: int, size: tuple[int, int]) -> Path:

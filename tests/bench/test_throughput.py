@@ -12,8 +12,6 @@ from typing import Any
 
 import pytest
 
-from bench.throughput import main
-
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "--backbone", "ResNet18", "--dim", "32", "--sizes", "64x64,64x96", "--burst", "12",
@@ -22,12 +20,25 @@ TINY = [
 ]  # fmt: skip
 
 
+def _run_bench(*arguments: str) -> subprocess.CompletedProcess[str]:
+    # As a program, the way it is run for the figures: tests never import bench/.
+    return subprocess.run(
+        [sys.executable, "-m", "bench.throughput", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
 def _results(folder: Path) -> tuple[dict[str, Any], str]:
     return json.loads((folder / "results.json").read_text()), (folder / "results.txt").read_text()
 
 
 def test_cpu_run_measures_fp32_batching_and_int8_against_the_gemm_peak(tmp_path: Path) -> None:
-    main([*TINY, "--quick", "--out", str(tmp_path)])
+    done = _run_bench(*TINY, "--quick", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
     figures, text = _results(tmp_path)
     assert figures["gemm"]["peak_gflops"] > 0
     assert figures["gemm"]["blas"]  # which BLAS kernel numpy ran
@@ -46,7 +57,8 @@ def test_cpu_run_measures_fp32_batching_and_int8_against_the_gemm_peak(tmp_path:
 
 
 def test_centred_head_agreement_is_measured_outside_quick_runs(tmp_path: Path) -> None:
-    main([*TINY, "--sizes", "64x64", "--out", str(tmp_path)])
+    done = _run_bench(*TINY, "--sizes", "64x64", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
     figures, _ = _results(tmp_path)
     centred = figures["centred head int8 agreement 64x64"]
     # Centring spreads the descriptors: different photos are far from parallel.
@@ -81,7 +93,7 @@ def test_gpu_script_says_how_to_call_it() -> None:
 
 
 @pytest.mark.parametrize("argument", ["--sizes", "--gemm-sizes"])
-def test_size_lists_must_be_numbers(argument: str, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit):
-        main([argument, "big"])
-    assert "invalid" in capsys.readouterr().err
+def test_size_lists_must_be_numbers(argument: str) -> None:
+    done = _run_bench(argument, "big")
+    assert done.returncode == 2
+    assert "invalid" in done.stderr

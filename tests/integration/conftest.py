@@ -18,8 +18,8 @@ import pytest
 import redis
 import requests
 
-from tests.factories import write_reference_set
-from tests.integration.stack import delete_indices
+from tests.support.factories import write_reference_set
+from tests.support.stack import delete_indices
 
 REDIS_URL = os.environ.get("GEOPIN_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ES_URL = os.environ.get("GEOPIN_TEST_ES_URL", "http://127.0.0.1:9200")

@@ -12,7 +12,7 @@ from pathlib import Path
 from geopin.settings import Settings
 from geopin.wiring import key_store
 
-from tests.integration.stack import start_gateway
+from tests.support.stack import start_gateway
 
 CHECKS = ",".join(
     [

@@ -9,7 +9,7 @@ from geopin.settings import Settings
 from geopin.wiring import key_store
 from geopin_gateway.app import create_app
 
-from tests.factories import encode, place_photo
+from tests.support.factories import encode, place_photo
 
 JPEG = encode(place_photo(1))
 

@@ -7,13 +7,27 @@ what it should, and deletes the indices it created.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
-import numpy as np
 import requests
 
-from bench import ingest_throughput, knn
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_bench(module: str, *arguments: str) -> None:
+    # As a program, the way it is run for the figures: tests never import bench/.
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *arguments],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
 def _leftovers(es_server: str, prefix: str) -> list[str]:
@@ -27,7 +41,7 @@ def test_ingest_benchmark_reports_rate_and_stage_shares(
 ) -> None:
     prefix = f"geopin-test-bench-ingest-{uuid.uuid4().hex[:8]}"
     arguments = ["--url", es_server, "--photos", "4", "--size", "320x240", "--prefix", prefix]
-    ingest_throughput.main([*arguments, "--model", str(model_path), "--out", str(tmp_path)])
+    _run_bench("ingest_throughput", *arguments, "--model", str(model_path), "--out", str(tmp_path))
     figures = json.loads((tmp_path / "results.json").read_text())
     assert figures["photos"] == 4
     assert figures["indexed"] + figures["refused"] == 4
@@ -42,12 +56,11 @@ def test_knn_benchmark_measures_every_point_beside_exact_search(
     es_server: str, tmp_path: Path
 ) -> None:
     prefix = f"geopin-test-bench-knn-{uuid.uuid4().hex[:8]}"
-    knn.main(
-        [
-            "--url", es_server, "--sizes", "60,120", "--dim", "8", "--queries", "4",
-            "--warm-up", "1", "--num-candidates", "10,20", "--centres", "4",
-            "--index-types", "int8_hnsw,hnsw", "--prefix", prefix, "--out", str(tmp_path),
-        ]
+    _run_bench(
+        "knn",
+        "--url", es_server, "--sizes", "60,120", "--dim", "8", "--queries", "4",
+        "--warm-up", "1", "--num-candidates", "10,20", "--centres", "4",
+        "--index-types", "int8_hnsw,hnsw", "--prefix", prefix, "--out", str(tmp_path),
     )  # fmt: skip
     figures = json.loads((tmp_path / "results.json").read_text())
     for kind in ("clustered", "iid"):
@@ -62,11 +75,3 @@ def test_knn_benchmark_measures_every_point_beside_exact_search(
                     assert 0 <= measured["recall_at_10"] <= 1
                     assert measured["p50_ms"] <= measured["p99_ms"]
     assert _leftovers(es_server, prefix) == []
-
-
-def test_exact_top_k_ranks_by_dot_product() -> None:
-    rng = np.random.default_rng(1)
-    data = knn.iid_vectors(rng, 50, 8)
-    top = knn.exact_top_k(data, data[:3])
-    assert top.shape == (3, knn.K)
-    assert top[:, 0].tolist() == [0, 1, 2]  # each vector is its own nearest neighbour

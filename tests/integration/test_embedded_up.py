@@ -13,8 +13,8 @@ from pathlib import Path
 
 import requests
 
-from tests.factories import write_reference_set
-from tests.integration.stack import REPO, free_port, http_status, wait_until
+from tests.support.factories import write_reference_set
+from tests.support.stack import REPO, free_port, http_status, wait_until
 
 PHOTOS = 4
 GEOPIN = [sys.executable, "-m", "geopin.cli"]

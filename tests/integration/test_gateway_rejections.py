@@ -8,7 +8,7 @@ from flask.testing import FlaskClient
 from geopin.settings import Settings
 from geopin_gateway.app import create_app
 
-from tests.factories import bomb_png, encode, place_photo
+from tests.support.factories import bomb_png, encode, place_photo
 
 MAX_UPLOAD = 200_000
 

@@ -18,7 +18,7 @@ import pytest
 from geopin.geo import BoundingBox, Circle, LatLon
 from geopin.index import IndexVersions, ModelMismatch, Reference, VectorIndex
 
-from tests.integration.stack import delete_indices
+from tests.support.stack import delete_indices
 
 BACKENDS = ["elasticsearch", "embedded"]
 DIM = 8

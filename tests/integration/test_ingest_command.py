@@ -13,8 +13,8 @@ from click.testing import CliRunner, Result
 from geopin.cli import main
 from PIL import Image, ImageFilter
 
-from tests.factories import encode, geotagged, place_location, place_photo
-from tests.integration.stack import delete_indices, start_embedder
+from tests.support.factories import encode, geotagged, place_location, place_photo
+from tests.support.stack import delete_indices, start_embedder
 
 FORMATS = ["JPEG", "WEBP", "PNG", "HEIF"]
 

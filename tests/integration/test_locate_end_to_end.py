@@ -10,8 +10,8 @@ import pytest
 import requests
 from geopin.client import GeoPinClient
 
-from tests.factories import perturbed, place_location, place_photo
-from tests.integration.stack import running_stack
+from tests.support.factories import perturbed, place_location, place_photo
+from tests.support.stack import running_stack
 
 
 @pytest.fixture

@@ -18,8 +18,8 @@ from click.testing import CliRunner
 from geopin.cli import main
 from geopin.client import GeoPinClient
 
-from tests.factories import write_vpr_dataset
-from tests.integration.stack import delete_indices, running_stack
+from tests.support.factories import write_vpr_dataset
+from tests.support.stack import delete_indices, running_stack
 
 DATABASE = 10
 QUERIES: list[tuple[int | None, float]] = [(2, 0.0), (6, 4.0), (None, 5000.0)]

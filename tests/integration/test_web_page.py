@@ -17,8 +17,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support.wait import WebDriverWait
 
-from tests.factories import place_location
-from tests.integration.stack import REPO, running_stack
+from tests.support.factories import place_location
+from tests.support.stack import REPO, running_stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

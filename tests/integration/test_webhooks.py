@@ -19,15 +19,15 @@ from geopin.wiring import job_store, key_store, notifier
 from geopin_gateway.app import create_app
 from werkzeug.test import TestResponse
 
-from tests.factories import encode, place_photo
-from tests.integration.stack import (
+from tests.support.factories import encode, place_photo
+from tests.support.receiver import Receiver, Reply
+from tests.support.stack import (
     start_embedder,
     start_gateway,
     start_notifier,
     start_searcher,
     wait_until,
 )
-from tests.receiver import Receiver, Reply
 
 SECRET = new_secret()
 PUBLIC_CALLBACK = "https://93.184.216.34/hook"  # a global address; nothing calls it in these tests

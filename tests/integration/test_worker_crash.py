@@ -11,8 +11,8 @@ from geopin.queue import enqueue_locate, make_celery
 from geopin.settings import Settings
 from geopin.wiring import job_store
 
-from tests.factories import encode, place_photo
-from tests.integration.stack import start_embedder, start_searcher, wait_until
+from tests.support.factories import encode, place_photo
+from tests.support.stack import start_embedder, start_searcher, wait_until
 
 # Short limits so redelivery happens within the test; their order is what production keeps.
 VISIBILITY_TIMEOUT_S = 20

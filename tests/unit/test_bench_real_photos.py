@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bench.real_photos import STRENGTHS, places, query, recall, reference
-from bench.wallpapers import PLASMA_PHOTOS, photos
-from tests.factories import place_photo
+from tests.support.factories import place_photo
+from tests.support.real_photos import STRENGTHS, places, query, recall, reference
+from tests.support.wallpapers import PLASMA_PHOTOS, photos
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
-"""The burst bench scales embedders by the KEDA rule of docs/deployment.md."""
+"""The simulated KEDA rule the burst bench scales embedders by (docs/deployment.md)."""
 
 from __future__ import annotations
 
-from bench.burst import ScaleRule, ScaleState, desired_replicas, next_replicas
+from tests.support.autoscaling import ScaleRule, ScaleState, desired_replicas, next_replicas
 
 RULE = ScaleRule(
     list_length=20, activation_list_length=0, min_replicas=1, max_replicas=3, cooldown_s=15

@@ -9,7 +9,7 @@ from pathlib import Path
 import geopin.metrics  # noqa: F401 - defines GeoPin's metrics in the default registry
 from prometheus_client import REGISTRY
 
-DASHBOARD = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "geopin.json"
+DASHBOARD = Path(__file__).resolve().parents[2] / "k8s" / "grafana" / "geopin.json"
 # Suffixes Prometheus adds to a histogram's or counter's series.
 SUFFIXES = ("_bucket", "_sum", "_count", "_total", "_created")
 

@@ -15,7 +15,7 @@ from geopin_tools.evaluation.recall import Ranking, exact_ranking, load_dataset,
 from geopin_tools.model.seeded import write_seeded_model
 from PIL import Image
 
-from tests.factories import UTM_EAST, write_vpr_dataset
+from tests.support.factories import UTM_EAST, write_vpr_dataset
 
 # Queries: exact copies of database photos 2 and 5 (0 and 3 m away), a photo of its own
 # 12 m from database photo 7 (a positive exists; whether it is found is up to the model),

@@ -14,7 +14,7 @@ from geopin.settings import Mode, Settings
 from geopin_gateway.app import create_app
 from PIL import Image
 
-from tests.factories import encode
+from tests.support.factories import encode
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from geopin.thumbnails import FolderThumbnails, thumbnail_jpeg
 from geopin_gateway.app import create_app
 from PIL import Image, ImageFilter
 
-from tests.factories import encode, place_photo
+from tests.support.factories import encode, place_photo
 from tests.unit.ingest.fakes import MemoryIndex, PixelEmbedder
 
 

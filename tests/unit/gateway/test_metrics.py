@@ -12,7 +12,7 @@ from geopin_gateway.app import create_app
 from PIL import Image
 from prometheus_client import REGISTRY
 
-from tests.factories import encode
+from tests.support.factories import encode
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from geopin.ingest.quality import Defect, inspect
 from geopin.settings import QualitySettings
 from PIL import Image, ImageDraw, ImageFilter
 
-from tests.factories import place_photo
+from tests.support.factories import place_photo
 
 SETTINGS = QualitySettings()
 

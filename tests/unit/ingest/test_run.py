@@ -13,7 +13,7 @@ from geopin.settings import Settings
 from geopin.thumbnails import NoThumbnails
 from PIL import ImageFilter
 
-from tests.factories import encode, geotagged, place_photo
+from tests.support.factories import encode, geotagged, place_photo
 from tests.unit.ingest.fakes import MemoryIndex, PixelEmbedder
 
 SETTINGS = Settings(ingest={"batch_size": 4, "write_batch": 3})

@@ -10,7 +10,7 @@ from geopin.geo import LatLon, haversine_m
 from geopin.ingest import read_source
 from geopin.ingest.sources import SourceError, SourceKind, detect, parse_vpr_name
 
-from tests.factories import UTM_EAST, UTM_NORTH, encode, place_photo, vpr_name
+from tests.support.factories import UTM_EAST, UTM_NORTH, encode, place_photo, vpr_name
 
 
 def _manifest(folder: Path, name: str, text: str) -> Path:

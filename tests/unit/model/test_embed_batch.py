@@ -11,7 +11,7 @@ from geopin.model.embedder import Embedder
 from geopin.settings import ImageSettings, ModelSettings
 from geopin_tools.model.seeded import write_seeded_model
 
-from tests.factories import encode, place_photo
+from tests.support.factories import encode, place_photo
 
 IMAGES = ImageSettings(shorter_side=64, max_side=128)
 

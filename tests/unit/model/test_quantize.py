@@ -15,7 +15,7 @@ from geopin_tools.model.calibration import calibration_inputs
 from geopin_tools.model.quantize import quantize_int8
 from geopin_tools.model.seeded import write_seeded_model
 
-from tests.factories import encode, place_photo
+from tests.support.factories import encode, place_photo
 
 SMALL = ImageSettings(shorter_side=64, max_side=128)
 

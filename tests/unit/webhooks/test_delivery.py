@@ -18,7 +18,7 @@ from geopin.webhooks.log import Attempt, Delivery, DeliveryStatus
 from geopin.webhooks.signing import new_secret, verify, webhook_id_for
 from geopin.webhooks.ssrf import CallbackRefused, SsrfGuard
 
-from tests.receiver import Receiver, Reply
+from tests.support.receiver import Receiver, Reply
 
 SECRET = new_secret()
 LOOPBACK = [ipaddress.ip_network("127.0.0.1/32")]
