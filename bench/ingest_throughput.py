@@ -29,7 +29,7 @@ from geopin.ingest import read_source
 from geopin.ingest.run import Ingestion, Outcome
 from geopin.model.embedder import Embedder
 from geopin.settings import Settings
-from geopin.wiring import vector_index
+from geopin.wiring import thumbnail_store, vector_index
 from geopin_tools.model.seeded import write_seeded_model
 
 from bench.report import Report
@@ -93,9 +93,9 @@ def main(argv: Sequence[str] | None = None) -> Report:
 
             started = time.perf_counter()
             with target.bulk_load():
-                summary = Ingestion(settings, embedder, target, info.model_id, record).run(
-                    candidates
-                )
+                thumbnails = thumbnail_store(settings)
+                ingestion = Ingestion(settings, embedder, target, info.model_id, record, thumbnails)
+                summary = ingestion.run(candidates)
             wall_s = time.perf_counter() - started
         finally:
             names = [name for _, name in numbered_versions(client, alias)]

@@ -18,7 +18,14 @@ from geopin.presence import keep_announcing
 from geopin.queue import EMBED_TASK
 from geopin.queue.job_task import JobTask
 from geopin.settings import Settings
-from geopin.wiring import index_versions, job_store, notifier, presence, redis_client
+from geopin.wiring import (
+    index_versions,
+    job_store,
+    notifier,
+    presence,
+    redis_client,
+    thumbnail_store,
+)
 
 
 def register_tasks(app: Celery, settings: Settings) -> Embedder:
@@ -58,6 +65,7 @@ def register_tasks(app: Celery, settings: Settings) -> Embedder:
 
     ledger_client = redis_client(settings)
     versions = index_versions(settings)
+    thumbnails = thumbnail_store(settings)
 
     @app.task(
         name=INGEST_TASK,
@@ -70,6 +78,6 @@ def register_tasks(app: Celery, settings: Settings) -> Embedder:
     ) -> None:
         ledger = Ledger(ledger_client, settings.redis.key_prefix, run_id)
         index = versions.open(target)
-        ingest_share(ledger, photos, options, settings, embedder, embedder.info, index)
+        ingest_share(ledger, photos, options, settings, embedder, embedder.info, index, thumbnails)
 
     return embedder

@@ -45,9 +45,9 @@ def test_ingestion_writes_a_thumbnail_of_each_photo_that_passes_its_checks(
         candidates.append(Candidate(tmp_path / name, name, name, LatLon(52.37, 4.90)))
     outcomes: list[Outcome] = []
     store = FolderThumbnails(tmp_path / "thumbs")
-    Ingestion(
-        Settings(), PixelEmbedder(), MemoryIndex(), "m", outcomes.append, thumbnails=store
-    ).run(candidates)
+    Ingestion(Settings(), PixelEmbedder(), MemoryIndex(), "m", outcomes.append, store).run(
+        candidates
+    )
     assert [o.status for o in outcomes] == ["blurred", "indexed"]
     jpeg = store.get("sharp")
     assert jpeg is not None

@@ -9,6 +9,11 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
+from geopin.cli.common import load_settings
+from geopin.cli.index import _embedder, _index_errors
+from geopin.client import ApiError, GeoPinClient
+from geopin.wiring import thumbnail_store, vector_index
+
 if TYPE_CHECKING:
     from geopin_tools.evaluation.recall import Ranking, VprDataset
 
@@ -33,13 +38,10 @@ if TYPE_CHECKING:
 def evaluate(dataset: Path, url: str | None, output: Path | None, timeout: float) -> None:
     """Recall@1/5/10/20 at 25 m on DATASET (images/test/database and queries), and how often
     the top-1 and consensus estimates fall within 25 m, 100 m and 1 km."""
-    from geopin_tools.evaluation.plot import plot_recall
+    from geopin_tools.evaluation.plot import plot_recall  # toolchain: the [tools] extra
     from geopin_tools.evaluation.recall import EvaluationError, load_dataset, score
 
-    from geopin.cli import _settings
-    from geopin.cli.index import _embedder
-
-    settings = _settings()
+    settings = load_settings()
     try:
         data = load_dataset(dataset)
         embedder = _embedder(settings)
@@ -77,18 +79,15 @@ def evaluate(dataset: Path, url: str | None, output: Path | None, timeout: float
 def _through_service(
     data: VprDataset, url: str, embedder: Embedder, settings: Settings, timeout: float
 ) -> list[Ranking]:
-    from geopin_tools.evaluation.recall import EvaluationError
+    from geopin_tools.evaluation.recall import EvaluationError  # toolchain: the [tools] extra
     from geopin_tools.evaluation.run import index_database, rank_through_service
-
-    from geopin.cli.index import _index_errors
-    from geopin.client import ApiError, GeoPinClient
-    from geopin.wiring import vector_index
 
     index = vector_index(settings)
     info = embedder.info
     with _index_errors(), tqdm(total=len(data.database), unit="photo", desc="indexing") as bar:
         index.ensure(info.dim, info.model_id)
-        index_database(data, embedder, info.model_id, index, settings, bar.update)
+        thumbnails = thumbnail_store(settings)
+        index_database(data, embedder, info.model_id, index, settings, thumbnails, bar.update)
     if index.count() > len(data.database):
         click.echo(f"note: {index.alias} holds photos beyond this dataset's database", err=True)
     client = GeoPinClient(url)

@@ -11,9 +11,25 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import click
+import elasticsearch
 from tqdm import tqdm
 
-from geopin.ingest.sources import SourceKind
+from geopin.cli.common import ensure_model, load_settings
+from geopin.index import IndexProblem, ModelMismatch
+from geopin.ingest import read_source
+from geopin.ingest.distributed import Ledger, dispatch
+from geopin.ingest.run import Ingestion, Options, Summary
+from geopin.ingest.sources import SourceError, SourceKind
+from geopin.model.files import ModelNotFound
+from geopin.queue import EMBED_QUEUE, make_celery
+from geopin.wiring import (
+    NeedsRedis,
+    index_versions,
+    redis_client,
+    require_redis,
+    thumbnail_store,
+    vector_index,
+)
 
 if TYPE_CHECKING:
     from geopin.ingest.run import Options, Outcome
@@ -62,10 +78,8 @@ def index() -> None:
 def index_add(source: Path, kind: str | None, **load: Any) -> None:
     """Embed and index the photos of SOURCE: a CSV or JSONL manifest, a folder of photos
     with EXIF GPS tags, or a VPR-format folder. Photos already indexed are skipped."""
-    from geopin.index import ModelMismatch
-    from geopin.wiring import vector_index
 
-    settings = _settings()
+    settings = load_settings()
     candidates = _candidates(source, kind)
     embedder = _embedder(settings)
     target = vector_index(settings)
@@ -84,9 +98,8 @@ def index_rebuild(source: Path, kind: str | None, **load: Any) -> None:
     """Build a new index version from SOURCE with the current model, then swap the alias to
     it atomically; searches use the old version until then. The old one is kept
     (`geopin index prune` deletes it). A rebuild that stopped half-way is resumed."""
-    from geopin.wiring import index_versions
 
-    settings = _settings()
+    settings = load_settings()
     candidates = _candidates(source, kind)
     embedder = _embedder(settings)
     info = embedder.info
@@ -108,9 +121,8 @@ def index_rebuild(source: Path, kind: str | None, **load: Any) -> None:
 @index.command("list")
 def index_list() -> None:
     """Every version of the index; * marks the one searches use."""
-    from geopin.wiring import index_versions
 
-    settings = _settings()
+    settings = load_settings()
     with _index_errors():
         versions = index_versions(settings).versions()
     if not versions:
@@ -126,9 +138,8 @@ def index_list() -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def index_prune(yes: bool) -> None:
     """Delete every version of the index that searches do not use."""
-    from geopin.wiring import index_versions
 
-    settings = _settings()
+    settings = load_settings()
     versions = index_versions(settings)
     with _index_errors():
         doomed = [v.name for v in versions.versions() if not v.live]
@@ -141,23 +152,7 @@ def index_prune(yes: bool) -> None:
     click.echo(f"deleted {', '.join(deleted)}")
 
 
-def _settings() -> Settings:
-    from geopin.cli import _settings as from_environment
-
-    return from_environment()
-
-
-def ensure_model(settings: Settings) -> None:
-    """Build the default model when none is configured: workers only ever load one."""
-    if settings.model.path is None:
-        from geopin_tools.model.default_model import ensure_default_model  # toolchain: CLI only
-
-        ensure_default_model(settings.model.default_model_dir)
-
-
 def _candidates(source: Path, kind: str | None) -> list[Candidate]:
-    from geopin.ingest import read_source
-    from geopin.ingest.sources import SourceError
 
     try:
         return read_source(source, SourceKind(kind) if kind else None)
@@ -168,8 +163,7 @@ def _candidates(source: Path, kind: str | None) -> list[Candidate]:
 
 
 def _embedder(settings: Settings) -> Embedder:
-    from geopin.model.embedder import Embedder
-    from geopin.model.files import ModelNotFound
+    from geopin.model.embedder import Embedder  # onnxruntime: the [embedder] extra
 
     ensure_model(settings)
     embedder = Embedder(settings.model, settings.images)
@@ -183,9 +177,6 @@ def _embedder(settings: Settings) -> Embedder:
 @contextmanager
 def _index_errors() -> Iterator[None]:
     """Elasticsearch problems as one line, not a traceback."""
-    import elasticsearch
-
-    from geopin.index import IndexProblem
 
     try:
         yield
@@ -208,7 +199,6 @@ def _load(
     distributed: bool,
 ) -> None:
     """Load with refresh off, writing the report and a progress bar; prints the summary."""
-    from geopin.ingest.run import Options, Summary
 
     options = Options(quality=not no_quality, dedup=not no_dedup)
     summary = Summary()
@@ -222,16 +212,16 @@ def _load(
                 settings, target.target, candidates, options, out, bar
             )
         else:
-            from geopin.ingest.run import Ingestion
 
             def record(outcome: Outcome) -> None:
                 if outcome.refused:
                     out.write(json.dumps(outcome.record()) + "\n")
                 bar.update(1)
 
-            summary = Ingestion(
-                settings, embedder, target, embedder.info.model_id, record, options
-            ).run(candidates)
+            thumbnails = thumbnail_store(settings)
+            model_id = embedder.info.model_id
+            ingestion = Ingestion(settings, embedder, target, model_id, record, thumbnails, options)
+            summary = ingestion.run(candidates)
     _echo_summary(summary.public(), report)
 
 
@@ -243,9 +233,6 @@ def _run_distributed(
     out: IO[str],
     bar: tqdm,
 ) -> Counter[str]:
-    from geopin.ingest.distributed import Ledger, dispatch
-    from geopin.queue import EMBED_QUEUE, make_celery
-    from geopin.wiring import NeedsRedis, redis_client, require_redis
 
     try:
         require_redis(settings, "--distributed")  # its ledger is in Redis

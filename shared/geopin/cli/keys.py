@@ -11,14 +11,14 @@ from datetime import UTC, datetime
 import click
 
 from geopin.auth import RedisKeyStore
+from geopin.cli.common import load_settings
 from geopin.webhooks.signing import new_secret
+from geopin.wiring import key_store
 
 
 def _store() -> tuple[RedisKeyStore, int]:
-    from geopin.cli import _settings  # the one place a bad setting becomes a one-line error
-    from geopin.wiring import key_store
 
-    settings = _settings()
+    settings = load_settings()
     return key_store(settings), settings.webhooks.rotation_grace_s
 
 

@@ -24,7 +24,9 @@ from typing import IO
 import click
 import requests
 
+from geopin.cli.common import ensure_model, load_settings
 from geopin.settings import Settings
+from geopin.wiring import describe
 
 LOCK_NAME = "geopin-up.lock"
 STOP_GRACE_S = 20  # a worker finishes its task on SIGTERM, up to this long
@@ -103,11 +105,8 @@ def _stop_on_sigterm(signum: int, frame: object) -> None:
 def up(host: str, port: int, gateway_workers: int) -> None:
     """Run GeoPin on this machine until Ctrl-C: gateway, workers, and (with no Redis or
     Elasticsearch configured) the embedded queue, job store and index in GEOPIN_DATA_DIR."""
-    from geopin.cli import _settings
-    from geopin.cli.index import ensure_model
-    from geopin.wiring import describe
 
-    settings = _settings()
+    settings = load_settings()
     ensure_model(settings)
     data = settings.data_folder()
     logs = data / "logs"

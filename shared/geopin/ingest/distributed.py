@@ -33,6 +33,7 @@ from geopin.ingest.run import BatchEmbedder, Ingestion, Options, Outcome
 from geopin.ingest.sources import Candidate
 from geopin.model.info import ModelInfo
 from geopin.settings import Settings
+from geopin.thumbnails import ThumbnailStore
 
 INGEST_TASK = "geopin.ingest"
 LEDGER_TTL_S = 7 * 24 * 3600
@@ -121,6 +122,7 @@ def ingest_share(
     embedder: BatchEmbedder,
     model: ModelInfo,
     index: VectorIndex,
+    thumbnails: ThumbnailStore,
 ) -> None:
     """A worker's part of a run: its photos ingested into ``index``, outcomes in the ledger.
 
@@ -134,6 +136,7 @@ def ingest_share(
         for candidate in candidates:
             ledger.record(Outcome(candidate, exc.code, str(exc)))
         return
-    Ingestion(settings, embedder, index, model.model_id, ledger.record, Options(**options)).run(
-        candidates
+    ingestion = Ingestion(
+        settings, embedder, index, model.model_id, ledger.record, thumbnails, Options(**options)
     )
+    ingestion.run(candidates)

@@ -42,7 +42,6 @@ from geopin.ingest.quality import inspect
 from geopin.ingest.sources import Candidate
 from geopin.settings import Settings
 from geopin.thumbnails import ThumbnailStore, thumbnail_jpeg
-from geopin.wiring import thumbnail_store
 
 INDEXED = "indexed"
 ALREADY_INDEXED = "already-indexed"
@@ -118,8 +117,8 @@ class Ingestion:
         index: VectorIndex,
         model_id: str,
         on_outcome: Callable[[Outcome], None],
+        thumbnails: ThumbnailStore,
         options: Options = Options(),
-        thumbnails: ThumbnailStore | None = None,
     ) -> None:
         self._settings = settings
         self._embedder = embedder
@@ -127,7 +126,7 @@ class Ingestion:
         self._model_id = model_id
         self._on_outcome = on_outcome
         self._options = options
-        self._thumbnails = thumbnails or thumbnail_store(settings)
+        self._thumbnails = thumbnails
         self._duplicates = NearDuplicates(settings.dedup, index, model_id)
         self._keys_seen: set[str] = set()
         self._pending: list[tuple[Candidate, Reference]] = []

@@ -24,6 +24,7 @@ from geopin.ingest.run import BatchEmbedder, Ingestion, Options, Outcome
 from geopin.ingest.sources import Candidate
 from geopin.location import consensus
 from geopin.settings import Settings
+from geopin.thumbnails import ThumbnailStore
 
 from geopin_tools.evaluation.recall import (
     RECALL_AT,
@@ -84,6 +85,7 @@ def index_database(
     model_id: str,
     index: VectorIndex,
     settings: Settings,
+    thumbnails: ThumbnailStore,
     progress: Progress,
 ) -> None:
     """Every database photo into ``index`` (idempotent: a second run skips them all)."""
@@ -95,9 +97,8 @@ def index_database(
         progress(1)
 
     with index.bulk_load():
-        Ingestion(
-            settings, embedder, index, model_id, record, Options(quality=False, dedup=False)
-        ).run(candidates)
+        options = Options(quality=False, dedup=False)
+        Ingestion(settings, embedder, index, model_id, record, thumbnails, options).run(candidates)
 
 
 def rank_through_service(

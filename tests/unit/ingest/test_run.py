@@ -35,7 +35,7 @@ def _run(
 ) -> tuple[Summary, list[Outcome]]:
     outcomes: list[Outcome] = []
     ingestion = Ingestion(
-        SETTINGS, PixelEmbedder(), index, "m", outcomes.append, options or Options(), NoThumbnails()
+        SETTINGS, PixelEmbedder(), index, "m", outcomes.append, NoThumbnails(), options or Options()
     )
     summary = ingestion.run(candidates)
     return summary, outcomes
@@ -178,5 +178,6 @@ def test_equal_shapes_are_embedded_together(tmp_path: Path) -> None:
         _photo(tmp_path, f"p{i}.jpg", encode(place_photo(i)), _place(i)) for i in range(4)
     ]
     embedder = PixelEmbedder()
-    Ingestion(SETTINGS, embedder, MemoryIndex(), "m", lambda _: None).run(candidates)
+    ingestion = Ingestion(SETTINGS, embedder, MemoryIndex(), "m", lambda _: None, NoThumbnails())
+    ingestion.run(candidates)
     assert embedder.calls == [4]
