@@ -8,11 +8,15 @@
 #   docker build --target searcher     -t geopin/searcher:TAG .
 #   docker build --target notifier     -t geopin/notifier:TAG .
 #
-# One file rather than one per service: the four services are one Python package with one
-# dependency list, so they share the build stage and every layer below the final CMD (four
-# Dockerfiles would carry four copies of the same build steps). Only the GPU embedder has
-# a base of its own. docs/deployment.md says how this file was checked (hadolint and tests;
-# no image was built where it was written).
+# One file rather than one per service: the services are one Python distribution, so they
+# share the build stage and every layer below the final CMD (four Dockerfiles would carry
+# four copies of the same build steps). What differs is the dependency set each installs:
+# the gateway, searcher and notifier take the core only (no model runtime), the embedder adds
+# ONNX Runtime, and the `tools` image (which writes the default model at first start) adds the
+# model toolchain; the GPU embedder has a base of its own. docs/deployment.md says how this
+# file was checked.
+#
+#   docker build --target tools        -t geopin/tools:TAG .
 #
 # Optional: bake a model into the embedder images instead of mounting one at /models:
 #   --build-arg MODEL_URL=https://.../cosplace.onnx --build-arg MODEL_SHA256=<hex digest>
@@ -22,16 +26,16 @@ ARG PYTHON_IMAGE=python:3.11.18-slim-trixie
 ARG CUDA_IMAGE=nvidia/cuda:13.0.1-cudnn-runtime-ubuntu24.04
 
 # ---------------------------------------------------------------------------------------
-# build: a virtual environment with the pinned dependencies, then GeoPin itself.
+# build: a virtual environment with the pinned core dependencies, then GeoPin itself.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_CONSTRAINT=/src/requirements/build.txt
 WORKDIR /src
 COPY requirements/ requirements/
-# The lock is a complete closure, hence --no-deps; wheels only, so nothing compiles here.
+# The locks are complete closures, hence --no-deps; wheels only, so nothing compiles here.
 RUN python -m venv /opt/venv \
- && /opt/venv/bin/pip install --no-deps --only-binary=:all: -r requirements/runtime.txt
+ && /opt/venv/bin/pip install --no-deps --only-binary=:all: -r requirements/core.txt
 # README.md* matches nothing while the repository has no README: pyproject names it, but
 # setuptools builds without it.
 COPY pyproject.toml README.md* ./
@@ -41,7 +45,17 @@ COPY services/ services/
 # the imports (isolated mode: not from /src) catch a package that installed incompletely.
 RUN /opt/venv/bin/pip install --no-deps . \
  && /opt/venv/bin/pip check \
- && /opt/venv/bin/python -I -c "import geopin_gateway.app, geopin_embedder.worker, geopin_searcher.worker"
+ && /opt/venv/bin/python -I -c "import geopin_gateway.app, geopin_searcher.tasks, geopin_notifier.tasks"
+
+# build-embedder: the core plus ONNX Runtime.
+FROM build AS build-embedder
+RUN /opt/venv/bin/pip install --no-deps --only-binary=:all: -r requirements/embedder.txt \
+ && /opt/venv/bin/python -I -c "import geopin_embedder.tasks"
+
+# build-tools: the embedder's set plus the model toolchain.
+FROM build-embedder AS build-tools
+RUN /opt/venv/bin/pip install --no-deps --only-binary=:all: -r requirements/tools.txt \
+ && /opt/venv/bin/python -I -c "import geopin_tools.model.default_model"
 
 # ---------------------------------------------------------------------------------------
 # model: /models, empty unless MODEL_URL bakes a model in (checked against MODEL_SHA256).
@@ -54,8 +68,8 @@ RUN mkdir /models \
     fi
 
 # ---------------------------------------------------------------------------------------
-# runtime: what the CPU images share. Non-root (uid 10001), no compiler, no pip cache.
-FROM ${PYTHON_IMAGE} AS runtime
+# runtime-base: what the CPU images share. Non-root (uid 10001), no compiler, no pip cache.
+FROM ${PYTHON_IMAGE} AS runtime-base
 # HOME=/tmp: the root filesystem is read-only in compose and Kubernetes; /tmp is the one
 # writable place (a tmpfs / emptyDir). Byte code was compiled at install time.
 ENV PYTHONUNBUFFERED=1 \
@@ -66,8 +80,11 @@ ENV PYTHONUNBUFFERED=1 \
 RUN groupadd --system --gid 10001 geopin \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin geopin
-COPY --from=build /opt/venv /opt/venv
 USER 10001:10001
+
+# runtime: the core virtual environment, for the processes that run no model.
+FROM runtime-base AS runtime
+COPY --from=build /opt/venv /opt/venv
 
 # ---------------------------------------------------------------------------------------
 FROM runtime AS gateway
@@ -87,7 +104,8 @@ CMD ["gunicorn", "geopin_gateway.wsgi:app"]
 # Worker health: a Celery `inspect ping` to this container's own node name. The worker's
 # consumer answers it even while tasks run; a dead or wedged worker does not. It costs one
 # short-lived process (~0.3 s CPU, ~50 MB), hence the long interval.
-FROM runtime AS embedder
+FROM runtime-base AS embedder
+COPY --from=build-embedder /opt/venv /opt/venv
 COPY --from=model --chown=10001:10001 /models /models
 HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@$HOSTNAME\" --timeout 10 >/dev/null"]
@@ -102,6 +120,13 @@ FROM runtime AS notifier
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"notifier@$HOSTNAME\" --timeout 10 >/dev/null"]
 CMD ["python", "-m", "geopin_notifier.worker"]
+
+# ---------------------------------------------------------------------------------------
+# tools: the model toolchain, for the one-shot step that writes the default model into the
+# models volume on a first run (compose's model-init, the Kubernetes init container).
+FROM runtime-base AS tools
+COPY --from=build-tools /opt/venv /opt/venv
+CMD ["geopin", "model", "default"]
 
 # ---------------------------------------------------------------------------------------
 # GPU embedder. Ubuntu 24.04 (the CUDA base) ships Python 3.12 only; a standalone CPython
@@ -119,17 +144,17 @@ RUN pip install --no-cache-dir "uv==${UV_VERSION}" \
  && UV_PYTHON_INSTALL_DIR=/tmp/uv-python uv python install --no-bin "${GPU_PYTHON_VERSION}" \
  && mv /tmp/uv-python/cpython-"${GPU_PYTHON_VERSION}"-linux-* /opt/python \
  && /opt/python/bin/python3 -m venv /opt/venv \
- && grep -v '^onnxruntime==' requirements/runtime.txt > /tmp/runtime-without-ort.txt \
+ && grep -v '^onnxruntime==' requirements/embedder.txt > /tmp/embedder-without-ort.txt \
  && /opt/venv/bin/pip install --no-deps --only-binary=:all: \
-      -r /tmp/runtime-without-ort.txt -r requirements/gpu.txt
+      -r requirements/core.txt -r /tmp/embedder-without-ort.txt -r requirements/gpu.txt
 COPY pyproject.toml README.md* ./
 COPY shared/ shared/
 COPY services/ services/
-# No `pip check` here: it would report GeoPin's `onnxruntime` requirement as missing,
-# since onnxruntime-gpu provides the same module under another distribution name.
-# Instead, make sure the package imports and carries the CUDA execution provider.
+# GeoPin's core requires no onnxruntime, so `pip check` holds with onnxruntime-gpu in its
+# place; the import makes sure the package carries the CUDA execution provider.
 RUN /opt/venv/bin/pip install --no-deps . \
- && /opt/venv/bin/python -I -c "import onnxruntime as ort, geopin_embedder.worker; assert 'CUDAExecutionProvider' in ort.get_available_providers(), ort.get_available_providers()"
+ && /opt/venv/bin/pip check \
+ && /opt/venv/bin/python -I -c "import onnxruntime as ort, geopin_embedder.tasks; assert 'CUDAExecutionProvider' in ort.get_available_providers(), ort.get_available_providers()"
 
 FROM ${CUDA_IMAGE} AS embedder-gpu
 ENV PYTHONUNBUFFERED=1 \

@@ -127,6 +127,11 @@ def test_images_are_pinned() -> None:
         assert "/" not in tag, name
 
 
+def test_model_init_runs_the_toolchain_image_and_the_embedder_only_the_runtime() -> None:
+    assert service("model-init")["build"]["target"] == "tools"
+    assert service("embedder")["build"]["target"] == "embedder"
+
+
 def _model_init_script() -> str:
     command = service("model-init")["command"]
     assert command[:2] == ["sh", "-c"]

@@ -113,15 +113,29 @@ def test_worker_health_checks_ping_the_containers_own_node(
     assert f'--destination "{node.removesuffix("%h")}$HOSTNAME"' in command[2], command
 
 
-def test_the_build_installs_the_lock_and_checks_it() -> None:
+def test_each_role_installs_its_lock_and_the_build_checks_it() -> None:
     build = " ".join(instructions("build", "RUN"))
-    assert "-r requirements/runtime.txt" in build
+    assert "-r requirements/core.txt" in build
     assert "--only-binary=:all:" in build
     assert "pip check" in build
+    assert "-r requirements/embedder.txt" in " ".join(instructions("build-embedder", "RUN"))
+    assert "-r requirements/tools.txt" in " ".join(instructions("build-tools", "RUN"))
     gpu = " ".join(instructions("gpu-build", "RUN"))
-    assert "grep -v '^onnxruntime=='" in gpu
+    assert "grep -v '^onnxruntime==' requirements/embedder.txt" in gpu
+    assert "-r requirements/core.txt" in gpu
     assert "-r requirements/gpu.txt" in gpu
+    assert "pip check" in gpu
     assert "CUDAExecutionProvider" in gpu
+
+
+def test_the_gateway_searcher_and_notifier_images_carry_no_model_runtime() -> None:
+    for target in ("gateway", "searcher", "notifier"):
+        copies = " ".join(instructions(target, "COPY"))
+        assert "--from=build-embedder" not in copies
+        assert "--from=build-tools" not in copies
+    assert "--from=build /opt/venv" in " ".join(instructions("runtime", "COPY"))
+    assert "--from=build-embedder /opt/venv" in " ".join(instructions("embedder", "COPY"))
+    assert "--from=build-tools /opt/venv" in " ".join(instructions("tools", "COPY"))
 
 
 def _pins(name: str) -> dict[str, str]:
@@ -134,20 +148,46 @@ def _pins(name: str) -> dict[str, str]:
     return pins
 
 
-def test_the_lock_pins_every_dependency_within_its_range() -> None:
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    pins = _pins("runtime.txt")
-    for spec in pyproject["project"]["dependencies"]:
+# Each lock holds what its role adds to the locks before it (pyproject.toml's extras).
+ROLE_LOCKS = {
+    "dependencies": ["core.txt"],
+    "embedder": ["core.txt", "embedder.txt"],
+    "tools": ["core.txt", "embedder.txt", "tools.txt"],
+}
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_LOCKS))
+def test_the_locks_pin_every_dependency_of_a_role_within_its_range(role: str) -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    specs = (
+        project["dependencies"]
+        if role == "dependencies"
+        else project["optional-dependencies"][role]
+    )
+    pins = {name: v for lock in ROLE_LOCKS[role] for name, v in _pins(lock).items()}
+    for spec in specs:
         requirement = Requirement(spec)
         name = canonicalize_name(requirement.name)
-        assert name in pins, f"{requirement.name} is not in requirements/runtime.txt: re-lock"
+        assert name in pins, (
+            f"{requirement.name} is not in requirements/{ROLE_LOCKS[role]}: re-lock"
+        )
         assert requirement.specifier.contains(pins[name], prereleases=True), (spec, pins[name])
     assert "geopin" not in pins
 
 
-def test_the_gpu_lock_swaps_only_onnxruntime() -> None:
-    assert set(_pins("gpu.txt")) == {"onnxruntime-gpu"}
-    assert "onnxruntime" in _pins("runtime.txt")
+def test_the_locks_do_not_overlap_and_the_gateway_lock_has_no_model_runtime() -> None:
+    core, embedder, tools = (set(_pins(lock)) for lock in ("core.txt", "embedder.txt", "tools.txt"))
+    assert not (core & embedder)
+    assert not (core & tools)
+    assert not (embedder & tools)
+    assert not {"onnxruntime", "onnx", "onnxruntime-gpu"} & core
+
+
+def test_the_gpu_lock_swaps_onnxruntime_and_agrees_with_the_toolchains_onnx() -> None:
+    gpu = _pins("gpu.txt")
+    assert set(gpu) == {"onnxruntime-gpu", "onnx", "ml-dtypes"}
+    tools = _pins("tools.txt")
+    assert (gpu["onnx"], gpu["ml-dtypes"]) == (tools["onnx"], tools["ml-dtypes"])
     assert set(_pins("build.txt")) == {"setuptools"}
 
 
@@ -166,3 +206,8 @@ def test_dockerignore_lets_in_what_the_dockerfile_copies() -> None:
             *sources, _destination = args.split()
             for source in sources:
                 assert source.rstrip("/*") in allowed, f"COPY {source} but .dockerignore drops it"
+
+
+def test_the_tools_image_is_a_non_root_one_shot_that_writes_the_default_model() -> None:
+    assert effective("tools", "USER") == "10001:10001"
+    assert json.loads(effective("tools", "CMD") or "null") == ["geopin", "model", "default"]

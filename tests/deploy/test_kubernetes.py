@@ -301,14 +301,17 @@ def test_only_prod_schedules_the_embedder_on_gpus() -> None:
     ]
     (container,) = pod["containers"]
     assert "/embedder-gpu:" in container["image"]
+    (init,) = pod["initContainers"]  # checks the model baked into the same image
+    assert init["image"] == container["image"]
     assert "CUDAExecutionProvider" in str(container["env"])
     # The trained model is baked into the image: no volume may hide it.
     assert all(m["mountPath"] != "/models" for m in container["volumeMounts"])
 
 
-def test_dev_writes_a_seeded_model_only_when_none_exists() -> None:
+def test_dev_writes_the_default_model_with_the_toolchain_only_when_none_exists() -> None:
     pod = one(render("dev-cpu"), "Deployment", "embedder")["spec"]["template"]["spec"]
     (init,) = pod["initContainers"]
+    assert init["image"].startswith("geopin/tools:")  # the embedder image has no toolchain
     script = init["command"][2]
     assert '[ -f "$GEOPIN_MODEL__PATH" ]' in script
     assert 'geopin model default -o "$GEOPIN_MODEL__PATH"' in script
