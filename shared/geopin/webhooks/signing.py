@@ -1,4 +1,4 @@
-"""Standard Webhooks signatures (REFERENCE.md section 5), by the ``standardwebhooks`` package.
+"""Standard Webhooks signatures, by the ``standardwebhooks`` package (docs/webhooks.md).
 
 The receiver checks ``webhook-signature`` = ``v1,<base64 HMAC-SHA256 of id.timestamp.body>``
 with the secret it was given, in constant time, and refuses timestamps more than five minutes

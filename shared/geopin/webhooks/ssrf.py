@@ -2,11 +2,11 @@
 
 A client chooses the callback URL, and the notifier POSTs to it from inside our network, so an
 unchecked URL would let anyone make us call a cloud metadata service (169.254.169.254), Redis
-or Elasticsearch. Following OWASP's advice (REFERENCE.md section 5): only http and https; the
-host is resolved once and every address it resolves to must be a global unicast address; the
-notifier then connects to the address that was checked (see :mod:`geopin.webhooks.http`), so a
-DNS answer that changes between the check and the connection (DNS rebinding) cannot redirect
-it. Redirects are never followed.
+or Elasticsearch. Following OWASP's advice on SSRF (sources in docs/webhooks.md): only http and
+https; the host is resolved once and every address it resolves to must be a global unicast
+address; the notifier then connects to the address that was checked (see
+:mod:`geopin.webhooks.http`), so a DNS answer that changes between the check and the connection
+(DNS rebinding) cannot redirect it. Redirects are never followed.
 """
 
 from __future__ import annotations

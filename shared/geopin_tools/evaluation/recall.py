@@ -1,4 +1,4 @@
-"""Recall@N on a VPR-format dataset, by the standard protocol (REFERENCE.md section 2).
+"""Recall@N on a VPR-format dataset, by the field's standard protocol (docs/evaluation.md).
 
 A dataset has ``images/test/database/`` and ``images/test/queries/``, photos named as
 VPR-datasets names them (UTM east/north first). A database photo is a *positive* for a query
