@@ -14,6 +14,7 @@ from geopin.wiring import (
     log_choice,
     notifier,
     presence,
+    queue_length,
     redis_client,
     thumbnail_store,
     vector_index,
@@ -50,7 +51,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     log_choice(settings, "gateway")
     register_problem_handlers(app)
-    init_metrics(app, settings)
+    init_metrics(app, queue_length(settings))
     limiter = init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")

@@ -6,6 +6,8 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import utm
+
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG), metres
 
 
@@ -137,8 +139,6 @@ def _numbers(text: str, count: int, name: str, form: str) -> list[float]:
 
 def utm_to_latlon(east: float, north: float, zone_number: int, zone_letter: str) -> LatLon:
     """WGS84 latitude/longitude of a UTM position (VPR datasets name photos by UTM)."""
-    import utm
-
     try:
         lat, lon = utm.to_latlon(east, north, zone_number, zone_letter)
     except utm.error.OutOfRangeError as exc:

@@ -8,11 +8,11 @@ does not become a time series. A request about one job binds its ID for the logs
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from geopin.logs import bind_job
 from geopin.metrics import QueueDepths, exposition, observe_http, prepare_multiprocess_dir
-from geopin.settings import Settings
 from prometheus_client import CONTENT_TYPE_LATEST
 
 bp = Blueprint("metrics", __name__)
@@ -42,11 +42,10 @@ def _done(_: BaseException | None) -> None:
     bind_job(None)  # gunicorn's next request on this thread may be about another job
 
 
-def init_metrics(app: Flask, settings: Settings) -> None:
-    from geopin.wiring import queue_length
-
+def init_metrics(app: Flask, queue_length: Callable[[str], int]) -> None:
+    """Request metrics on every route, and ``/metrics`` with the queues' lengths per scrape."""
     prepare_multiprocess_dir()
-    app.extensions[_QUEUES] = QueueDepths(queue_length(settings))
+    app.extensions[_QUEUES] = QueueDepths(queue_length)
     app.before_request(_started)
     app.after_request(_answered)
     app.teardown_request(_done)

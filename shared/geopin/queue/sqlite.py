@@ -12,6 +12,7 @@ with Redis (docs/architecture.md).
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from pathlib import Path
 from queue import Empty
@@ -142,6 +143,4 @@ class Transport(virtual.Transport):  # type: ignore[misc]
     polling_interval = 0.1  # an idle worker's SELECT costs microseconds; latency matters more
 
     def driver_version(self) -> str:
-        import sqlite3
-
         return sqlite3.sqlite_version

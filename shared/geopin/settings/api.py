@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from limits import parse_many
 from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
 
 
@@ -101,8 +102,6 @@ class LimitSettings(BaseModel):
     @field_validator("submit", "read")
     @classmethod
     def _is_a_rate(cls, value: str) -> str:
-        from limits import parse_many
-
         parse_many(value)  # ValueError names what it cannot read
         return value
 

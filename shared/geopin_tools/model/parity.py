@@ -69,6 +69,7 @@ class ParityReport:
 def choose_reference() -> tuple[str, Reference]:
     """PyTorch when importable, else numpy; with a name that says which one was used."""
     if importlib.util.find_spec("torch") is not None:
+        # torch is optional and heavy (gigabytes): imported only where it is installed.
         from geopin_tools.model.torch_reference import torch_embed, torch_version
 
         return f"PyTorch {torch_version()} (float64)", torch_embed
