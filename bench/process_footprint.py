@@ -50,53 +50,43 @@ class Version:
     start: Mapping[str, list[str]]  # role -> command (PORT is replaced by a free port)
 
 
-def before_version(root: Path, label: str) -> Version:
-    """The layout before the redesign: top-level packages ``shared`` and ``services``."""
+def version(
+    label: str, pythonpath: str, gateway: str, workers: Mapping[str, tuple[str, str]]
+) -> Version:
+    """A version whose gateway is the WSGI module ``gateway``; ``workers`` maps a role to the
+    modules its process imports (comma-separated) and its ``python -m`` command line."""
     return Version(
         label=label,
-        pythonpath=str(root),
-        entry={
-            "gateway": "services.gateway.wsgi",
-            "embedder": "services.embedder.worker",
-            "searcher": "services.searcher.worker",
-        },
+        pythonpath=pythonpath,
+        entry={"gateway": gateway, **{role: mods for role, (mods, _) in workers.items()}},
         start={
-            "gateway": [
-                "-m",
-                "gunicorn",
-                "-w",
-                "1",
-                "-b",
-                "127.0.0.1:PORT",
-                "services.gateway.wsgi:app",
-            ],
-            "embedder": ["-m", "services.embedder.worker"],
-            "searcher": ["-m", "services.searcher.worker"],
+            "gateway": ["-m", "gunicorn", "-w", "1", "-b", "127.0.0.1:PORT", f"{gateway}:app"],
+            **{role: ["-m", *command.split()] for role, (_, command) in workers.items()},
+        },
+    )
+
+
+def before_version(root: Path, label: str) -> Version:
+    """The layout before the redesign: top-level packages ``shared`` and ``services``."""
+    return version(
+        label,
+        str(root),
+        "services.gateway.wsgi",
+        {
+            "embedder": ("services.embedder.worker", "services.embedder.worker"),
+            "searcher": ("services.searcher.worker", "services.searcher.worker"),
         },
     )
 
 
 def current_version(label: str) -> Version:
-    return Version(
-        label=label,
-        pythonpath=f"{ROOT / 'shared'}:{ROOT / 'services'}",
-        entry={
-            "gateway": "geopin_gateway.wsgi",
-            "embedder": "geopin_embedder.tasks",
-            "searcher": "geopin_searcher.tasks",
-        },
-        start={
-            "gateway": [
-                "-m",
-                "gunicorn",
-                "-w",
-                "1",
-                "-b",
-                "127.0.0.1:PORT",
-                "geopin_gateway.wsgi:app",
-            ],
-            "embedder": ["-m", "geopin.worker", "embed"],
-            "searcher": ["-m", "geopin.worker", "search"],
+    return version(
+        label,
+        f"{ROOT / 'shared'}:{ROOT / 'services'}",
+        "geopin_gateway.wsgi",
+        {
+            "embedder": ("geopin.worker, geopin_embedder.tasks", "geopin.worker embed"),
+            "searcher": ("geopin.worker, geopin_searcher.tasks", "geopin.worker search"),
         },
     )
 
