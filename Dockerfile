@@ -41,7 +41,7 @@ COPY services/ services/
 # the imports (isolated mode: not from /src) catch a package that installed incompletely.
 RUN /opt/venv/bin/pip install --no-deps . \
  && /opt/venv/bin/pip check \
- && /opt/venv/bin/python -I -c "import geopin_gateway.app, geopin_embedder.worker, geopin_searcher.worker"
+ && /opt/venv/bin/python -I -c "import geopin_gateway.app, geopin.worker, geopin_embedder.tasks, geopin_searcher.tasks, geopin_notifier.tasks"
 
 # ---------------------------------------------------------------------------------------
 # model: /models, empty unless MODEL_URL bakes a model in (checked against MODEL_SHA256).
@@ -91,17 +91,17 @@ FROM runtime AS embedder
 COPY --from=model --chown=10001:10001 /models /models
 HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@$HOSTNAME\" --timeout 10 >/dev/null"]
-CMD ["python", "-m", "geopin_embedder.worker"]
+CMD ["python", "-m", "geopin.worker", "embed"]
 
 FROM runtime AS searcher
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"searcher@$HOSTNAME\" --timeout 10 >/dev/null"]
-CMD ["python", "-m", "geopin_searcher.worker"]
+CMD ["python", "-m", "geopin.worker", "search"]
 
 FROM runtime AS notifier
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"notifier@$HOSTNAME\" --timeout 10 >/dev/null"]
-CMD ["python", "-m", "geopin_notifier.worker"]
+CMD ["python", "-m", "geopin.worker", "notify"]
 
 # ---------------------------------------------------------------------------------------
 # GPU embedder. Ubuntu 24.04 (the CUDA base) ships Python 3.12 only; a standalone CPython
@@ -129,7 +129,7 @@ COPY services/ services/
 # since onnxruntime-gpu provides the same module under another distribution name.
 # Instead, make sure the package imports and carries the CUDA execution provider.
 RUN /opt/venv/bin/pip install --no-deps . \
- && /opt/venv/bin/python -I -c "import onnxruntime as ort, geopin_embedder.worker; assert 'CUDAExecutionProvider' in ort.get_available_providers(), ort.get_available_providers()"
+ && /opt/venv/bin/python -I -c "import onnxruntime as ort, geopin.worker, geopin_embedder.tasks; assert 'CUDAExecutionProvider' in ort.get_available_providers(), ort.get_available_providers()"
 
 FROM ${CUDA_IMAGE} AS embedder-gpu
 ENV PYTHONUNBUFFERED=1 \
@@ -147,4 +147,4 @@ COPY --from=model --chown=10001:10001 /models /models
 USER 10001:10001
 HEALTHCHECK --interval=60s --timeout=15s --start-period=120s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@$HOSTNAME\" --timeout 10 >/dev/null"]
-CMD ["python", "-m", "geopin_embedder.worker"]
+CMD ["python", "-m", "geopin.worker", "embed"]
