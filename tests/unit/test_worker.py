@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import geopin.worker
@@ -25,7 +26,7 @@ def test_each_worker_consumes_the_queue_its_tasks_are_sent_to(kind: str) -> None
 
 class FakeApp:
     def __init__(self) -> None:
-        self.conf = type("Conf", (), {"include": []})()
+        self.conf = SimpleNamespace(include=[])
         self.argv: list[str] = []
 
     def worker_main(self, argv: list[str]) -> None:
