@@ -77,7 +77,7 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_soft_time_limit": settings.celery.soft_time_limit_s,
         "task_time_limit": settings.celery.hard_time_limit_s,
-        # Read by a task's automatic retries when they run, not when the task is declared.
+        # Set on each task when the app binds it, so declaring a task reads no settings.
         "task_annotations": {"*": {"max_retries": settings.celery.max_retries}},
         # Plain queue names (no key prefix): KEDA and the gateway's backpressure read the
         # lists ``embed`` and ``search`` directly. Separate deployments use separate Redis DBs.
@@ -112,13 +112,15 @@ def _broker(settings: Settings) -> dict[str, Any]:
 
 
 def make_celery(settings: Settings, name: str = "geopin") -> Celery:
-    """A Celery app configured for ``settings``, for a process that was given its settings."""
+    """A Celery app configured for ``settings``, for a process that was given its settings;
+    Celery's current app stays the workers' ``app``."""
     configured = Celery(name, set_as_current=False)
     configured.conf.update(celery_config(settings))
     return configured
 
 
-# The workers' app; configured from this process's settings when Celery first needs it.
+# The workers' app. Celery calls a callable given to add_defaults only when it first needs
+# its configuration, so importing this module reads no settings and opens no connection.
 app = Celery("geopin")
 app.add_defaults(lambda: celery_config(process_settings()))
 
