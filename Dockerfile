@@ -45,7 +45,7 @@ COPY services/ services/
 # the imports (isolated mode: not from /src) catch a package that installed incompletely.
 RUN /opt/venv/bin/pip install --no-deps . \
  && /opt/venv/bin/pip check \
- && /opt/venv/bin/python -I -c "import geopin_gateway.app, geopin_searcher.tasks, geopin_notifier.tasks"
+ && /opt/venv/bin/python -I -c "import geopin_gateway.app, geopin.worker, geopin_searcher.tasks, geopin_notifier.tasks"
 
 # build-embedder: the core plus ONNX Runtime.
 FROM build AS build-embedder
@@ -109,17 +109,17 @@ COPY --from=build-embedder /opt/venv /opt/venv
 COPY --from=model --chown=10001:10001 /models /models
 HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@$HOSTNAME\" --timeout 10 >/dev/null"]
-CMD ["python", "-m", "geopin_embedder.worker"]
+CMD ["python", "-m", "geopin.worker", "embed"]
 
 FROM runtime AS searcher
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"searcher@$HOSTNAME\" --timeout 10 >/dev/null"]
-CMD ["python", "-m", "geopin_searcher.worker"]
+CMD ["python", "-m", "geopin.worker", "search"]
 
 FROM runtime AS notifier
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"notifier@$HOSTNAME\" --timeout 10 >/dev/null"]
-CMD ["python", "-m", "geopin_notifier.worker"]
+CMD ["python", "-m", "geopin.worker", "notify"]
 
 # ---------------------------------------------------------------------------------------
 # tools: the model toolchain, for the one-shot step that writes the default model into the
@@ -154,7 +154,7 @@ COPY services/ services/
 # place; the import makes sure the package carries the CUDA execution provider.
 RUN /opt/venv/bin/pip install --no-deps . \
  && /opt/venv/bin/pip check \
- && /opt/venv/bin/python -I -c "import onnxruntime as ort, geopin_embedder.tasks; assert 'CUDAExecutionProvider' in ort.get_available_providers(), ort.get_available_providers()"
+ && /opt/venv/bin/python -I -c "import onnxruntime as ort, geopin.worker, geopin_embedder.tasks; assert 'CUDAExecutionProvider' in ort.get_available_providers(), ort.get_available_providers()"
 
 FROM ${CUDA_IMAGE} AS embedder-gpu
 ENV PYTHONUNBUFFERED=1 \
@@ -172,4 +172,4 @@ COPY --from=model --chown=10001:10001 /models /models
 USER 10001:10001
 HEALTHCHECK --interval=60s --timeout=15s --start-period=120s --retries=3 \
     CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@$HOSTNAME\" --timeout 10 >/dev/null"]
-CMD ["python", "-m", "geopin_embedder.worker"]
+CMD ["python", "-m", "geopin.worker", "embed"]

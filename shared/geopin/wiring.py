@@ -1,9 +1,8 @@
-"""The one place that chooses and builds the backends behind GeoPin's interfaces.
+"""The one place that builds the backends behind GeoPin's interfaces.
 
-Two choices, made from the settings alone so every process of a deployment makes the same
-ones (docs/embedded.md): Redis or the embedded SQLite files for the queue, jobs and model
-presence; Elasticsearch or the embedded index for references. In ``auto`` mode a server is
-used when its URL is set in the environment, so configuring one switches with no other change.
+Which ones is decided from the settings alone (:mod:`geopin.backends`, docs/embedded.md):
+Redis or the embedded SQLite files for jobs and model presence; Elasticsearch or the embedded
+index for references. The Celery broker follows the same choice (:mod:`geopin.queue`).
 """
 
 from __future__ import annotations
@@ -12,12 +11,12 @@ import logging
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import redis
 from celery import Celery
 
 from geopin.auth import RedisKeyStore, SigningSecrets
+from geopin.backends import uses_elasticsearch, uses_redis
 from geopin.backpressure import Backpressure
 from geopin.index.elasticsearch import ElasticsearchIndex, make_client
 from geopin.index.elasticsearch_versions import ElasticsearchVersions
@@ -32,7 +31,7 @@ from geopin.presence.redis import RedisPresence
 from geopin.presence.sqlite import SqlitePresence
 from geopin.queue import EMBED_QUEUE, enqueue_webhook
 from geopin.queue import sqlite as embedded_broker
-from geopin.settings import Mode, Settings
+from geopin.settings import Settings
 from geopin.sqlite import Database
 from geopin.thumbnails import FolderThumbnails, NoThumbnails, ThumbnailStore
 from geopin.webhooks.delivery import Notifier
@@ -45,19 +44,6 @@ log = logging.getLogger(__name__)
 
 class NeedsRedis(RuntimeError):
     """A feature the embedded backends do not provide was asked for."""
-
-
-def uses_redis(settings: Settings) -> bool:
-    """Redis for queue, jobs and presence: in servers mode, or when its URL was configured."""
-    if settings.mode is not Mode.AUTO:
-        return settings.mode is Mode.SERVERS
-    return "url" in settings.redis.model_fields_set or settings.celery.broker_url is not None
-
-
-def uses_elasticsearch(settings: Settings) -> bool:
-    if settings.mode is not Mode.AUTO:
-        return settings.mode is Mode.SERVERS
-    return "url" in settings.elasticsearch.model_fields_set
 
 
 def describe(settings: Settings) -> dict[str, str]:
@@ -81,24 +67,6 @@ def require_redis(settings: Settings, feature: str) -> None:
         raise NeedsRedis(
             f"{feature} needs Redis: set GEOPIN_REDIS__URL (the embedded mode has none)"
         )
-
-
-def celery_broker(settings: Settings) -> dict[str, Any]:
-    """Celery configuration of the broker: Redis, or the SQLite transport in the data folder."""
-    options: dict[str, Any] = {"visibility_timeout": settings.celery.visibility_timeout_s}
-    if uses_redis(settings):
-        return {
-            "broker_url": settings.celery.broker_url or settings.redis.url,
-            "broker_transport_options": options,
-        }
-    embedded_broker.register()
-    options["database"] = str(_file(settings, "queue.db"))
-    return {
-        "broker_url": f"{embedded_broker.SCHEME}://",
-        "broker_transport_options": options,
-        # Remote control needs a fanout exchange, which this transport does not offer.
-        "worker_enable_remote_control": False,
-    }
 
 
 def _file(settings: Settings, name: str) -> Path:

@@ -7,7 +7,6 @@ reason; they are never skipped.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import re
@@ -24,6 +23,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from geopin.settings import Settings
+from geopin.worker import WORKERS
 from kubernetes_validate import utils as kv_utils
 from referencing import Registry, Resource
 
@@ -208,14 +208,13 @@ def dockerfile_stages() -> dict[str, list[tuple[str, str]]]:
     return stages
 
 
-def worker_options(module: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The Celery options a worker's entry point starts with (its queue, pool, node name),
-    under default settings."""
+def worker_options(worker: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Celery options ``python -m geopin.worker <worker>`` starts with (its queue, pool,
+    node name), under default settings."""
     for name in list(os.environ):
         if name.startswith("GEOPIN_"):
             monkeypatch.delenv(name)
-    options: list[str] = importlib.import_module(module).worker_options(Settings())
-    return options
+    return WORKERS[worker].celery_options(Settings())
 
 
 def option(options: list[str], name: str) -> str:

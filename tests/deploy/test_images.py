@@ -23,16 +23,17 @@ from tests.deploy.artefacts import (
 
 TARGETS = {
     "gateway": ["gunicorn", "geopin_gateway.wsgi:app"],
-    "embedder": ["python", "-m", "geopin_embedder.worker"],
-    "embedder-gpu": ["python", "-m", "geopin_embedder.worker"],
-    "searcher": ["python", "-m", "geopin_searcher.worker"],
-    "notifier": ["python", "-m", "geopin_notifier.worker"],
+    "embedder": ["python", "-m", "geopin.worker", "embed"],
+    "embedder-gpu": ["python", "-m", "geopin.worker", "embed"],
+    "searcher": ["python", "-m", "geopin.worker", "search"],
+    "notifier": ["python", "-m", "geopin.worker", "notify"],
 }
-WORKER_MODULES = {
-    "embedder": "geopin_embedder.worker",
-    "embedder-gpu": "geopin_embedder.worker",
-    "searcher": "geopin_searcher.worker",
-    "notifier": "geopin_notifier.worker",
+# The `python -m geopin.worker` kind each worker image starts.
+WORKER_KINDS = {
+    "embedder": "embed",
+    "embedder-gpu": "embed",
+    "searcher": "search",
+    "notifier": "notify",
 }
 
 
@@ -101,11 +102,11 @@ def test_service_targets_run_as_non_root_with_a_health_check(target: str) -> Non
     assert json.loads(cmd) == TARGETS[target]
 
 
-@pytest.mark.parametrize("target", sorted(WORKER_MODULES))
+@pytest.mark.parametrize("target", sorted(WORKER_KINDS))
 def test_worker_health_checks_ping_the_containers_own_node(
     target: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    node = option(worker_options(WORKER_MODULES[target], monkeypatch), "--hostname")
+    node = option(worker_options(WORKER_KINDS[target], monkeypatch), "--hostname")
     check = effective(target, "HEALTHCHECK") or ""
     command = json.loads(check.partition(" CMD ")[2])
     assert command[:2] == ["sh", "-c"]

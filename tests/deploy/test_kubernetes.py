@@ -38,11 +38,8 @@ from tests.deploy.artefacts import (
 NAMESPACE = "geopin"
 # Made outside the manifests on purpose (docs/deployment.md, "Secrets").
 EXTERNAL = {"prod-gpu": {("Secret", "geopin-elasticsearch"), ("Secret", "geopin-tls")}}
-WORKERS = {
-    "embedder": "geopin_embedder.worker",
-    "searcher": "geopin_searcher.worker",
-    "notifier": "geopin_notifier.worker",
-}
+# Each worker Deployment and the `python -m geopin.worker` kind its image starts.
+WORKERS = {"embedder": "embed", "searcher": "search", "notifier": "notify"}
 CONTAINER_TMP = "/tmp"  # noqa: S108 - a path inside the containers, not a temporary file here
 
 
@@ -257,8 +254,8 @@ def test_keda_watches_the_celery_queues_in_the_right_redis(
     assert redis_port in {p["port"] for p in redis_service["spec"]["ports"]}
     scaled = by_kind(objects, "ScaledObject")
     assert sorted(scaled) == sorted(WORKERS)
-    for component, module in WORKERS.items():
-        queue = option(worker_options(module, monkeypatch), "--queues")
+    for component, worker in WORKERS.items():
+        queue = option(worker_options(worker, monkeypatch), "--queues")
         (trigger,) = scaled[component]["spec"]["triggers"]
         metadata = trigger["metadata"]
         assert trigger["type"] == "redis"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -252,7 +253,7 @@ def test_redelivery_of_an_unfinished_job_is_409(gateway_client: FlaskClient) -> 
 def test_a_job_failed_by_its_task_on_failure_starts_its_webhook_exactly_once(
     redis_db: str,
 ) -> None:
-    from geopin.jobs import Job
+    from geopin.jobs import Job, JobStore
     from geopin.queue.job_task import JobTask
 
     class Recording:
@@ -262,12 +263,17 @@ def test_a_job_failed_by_its_task_on_failure_starts_its_webhook_exactly_once(
         def start(self, job: Job) -> None:
             self.started.append(job)
 
-    store = job_store(settings_for(redis_db))
-    job = store.create(b"photo", 3, callback_url=PUBLIC_CALLBACK)
+    @dataclass(frozen=True)
+    class Parts:
+        store: JobStore
+        notifier: Recording
+
+    parts = Parts(job_store(settings_for(redis_db)), Recording())
+    job = parts.store.create(b"photo", 3, callback_url=PUBLIC_CALLBACK)
     task = JobTask()
-    task.store, task.notifier = store, Recording()
+    task.parts = lambda: parts
     for _ in range(2):  # the second is a redelivered task failing again
         task.on_failure(RuntimeError("boom"), "task-1", (job.job_id,), {}, None)
-    assert [(j.job_id, j.error.code if j.error else None) for j in task.notifier.started] == [
+    assert [(j.job_id, j.error.code if j.error else None) for j in parts.notifier.started] == [
         (job.job_id, "internal-error")
     ]

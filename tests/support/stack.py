@@ -61,15 +61,15 @@ class Service:
 
 
 def start_embedder(env: Mapping[str, str], log_dir: Path) -> Service:
-    return Service("embedder", [sys.executable, "-m", "geopin_embedder.worker"], env, log_dir)
+    return Service("embedder", [sys.executable, "-m", "geopin.worker", "embed"], env, log_dir)
 
 
 def start_searcher(env: Mapping[str, str], log_dir: Path) -> Service:
-    return Service("searcher", [sys.executable, "-m", "geopin_searcher.worker"], env, log_dir)
+    return Service("searcher", [sys.executable, "-m", "geopin.worker", "search"], env, log_dir)
 
 
 def start_notifier(env: Mapping[str, str], log_dir: Path) -> Service:
-    return Service("notifier", [sys.executable, "-m", "geopin_notifier.worker"], env, log_dir)
+    return Service("notifier", [sys.executable, "-m", "geopin.worker", "notify"], env, log_dir)
 
 
 def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:

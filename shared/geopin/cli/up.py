@@ -82,15 +82,15 @@ class Child:
 def _services(settings: Settings, host: str, port: int, workers: int) -> dict[str, list[str]]:
     python = sys.executable
     services = {
-        "embedder": [python, "-m", "geopin_embedder.worker"],
-        "searcher": [python, "-m", "geopin_searcher.worker"],
+        "embedder": [python, "-m", "geopin.worker", "embed"],
+        "searcher": [python, "-m", "geopin.worker", "search"],
         "gateway": [
             *(python, "-m", "gunicorn", "--bind", f"{host}:{port}"),
             *("--workers", str(workers), "geopin_gateway.wsgi:app"),
         ],
     }
     if settings.webhooks.secret is not None or settings.auth.enabled:
-        services["notifier"] = [python, "-m", "geopin_notifier.worker"]
+        services["notifier"] = [python, "-m", "geopin.worker", "notify"]
     return services
 
 

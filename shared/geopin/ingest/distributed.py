@@ -32,10 +32,10 @@ from geopin.index import ModelMismatch, VectorIndex
 from geopin.ingest.run import BatchEmbedder, Ingestion, Options, Outcome
 from geopin.ingest.sources import Candidate
 from geopin.model.info import ModelInfo
+from geopin.queue.names import INGEST_TASK
 from geopin.settings import Settings
 from geopin.thumbnails import ThumbnailStore
 
-INGEST_TASK = "geopin.ingest"
 LEDGER_TTL_S = 7 * 24 * 3600
 
 

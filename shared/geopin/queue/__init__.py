@@ -1,21 +1,34 @@
-"""Celery, configured once for every GeoPin process (gateway, embedder, searcher, notifier).
+"""GeoPin's Celery app, its one configuration, and how jobs and webhooks are enqueued.
 
-The reliability settings follow REFERENCE.md section 4: a task is acknowledged
-only after it ran (``acks_late``), a task whose worker died is delivered again
-(``reject_on_worker_lost``; Redis redelivers unacknowledged tasks after the
-visibility timeout), and a worker takes one task at a time so a slow embedding
-never holds others hostage.
+``app`` is the Celery app of every worker: its tasks are declared at module level in the
+services' task modules (``geopin_embedder.tasks`` and its siblings), so Celery's own command
+line finds them (``celery -A geopin_embedder.tasks worker``). Importing this module does no
+I/O: the app reads this process's settings (:data:`geopin.per_process.process_settings`) the
+first time Celery needs its configuration. A process that holds settings of its own (the
+gateway's ``create_app(settings)``, the CLI, tests) gets an app for them from
+:func:`make_celery`; both apply :func:`celery_config`, the one definition.
+
+A job must survive the death of the worker running it, so a task is acknowledged only after
+it ran (``task_acks_late``), a task whose worker process died is put back on its queue
+(``task_reject_on_worker_lost``), and a worker reserves one task at a time
+(``worker_prefetch_multiplier=1``), so a slow embedding never holds others back. Redis keeps
+a delivered, unacknowledged task and delivers it again once it is older than the transport's
+``visibility_timeout``, which therefore exceeds the hard time limit: no task is delivered
+twice while it still runs. Celery documents these settings at
+https://docs.celeryq.dev/en/stable/userguide/configuration.html and the Redis transport's
+visibility timeout at
+https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.html.
 """
 
 from __future__ import annotations
 
-import logging
-import sys
-from collections.abc import Callable
+from typing import Any
 
 from celery import Celery, chain
 
-from geopin.logs import configure_logging
+from geopin.backends import uses_redis
+from geopin.per_process import process_settings
+from geopin.queue import sqlite as embedded_broker
 from geopin.queue.names import (
     EMBED_QUEUE,
     EMBED_TASK,
@@ -27,8 +40,6 @@ from geopin.queue.names import (
 from geopin.settings import Settings
 from geopin.webhooks.due import DueAttempt
 
-log = logging.getLogger(__name__)
-
 __all__ = [
     "EMBED_QUEUE",
     "EMBED_TASK",
@@ -36,42 +47,82 @@ __all__ = [
     "SEARCH_TASK",
     "WEBHOOK_QUEUE",
     "WEBHOOK_TASK",
+    "QueueUnavailable",
+    "app",
+    "celery_config",
     "enqueue_locate",
     "enqueue_webhook",
     "make_celery",
-    "run_worker",
 ]
 
 
-def make_celery(settings: Settings, name: str = "geopin") -> Celery:
-    from geopin.wiring import celery_broker  # it builds on this module's queue names
+class QueueUnavailable(Exception):
+    """The broker did not take the message; worth retrying."""
 
-    app = Celery(name)
-    # Plain queue names (no key prefix): KEDA and the gateway's backpressure read the
-    # lists ``embed`` and ``search`` directly. Separate deployments use separate Redis DBs.
-    app.conf.update(
-        **celery_broker(settings),
-        broker_connection_retry_on_startup=True,
+    code = "queue-unavailable"
+
+
+def celery_config(settings: Settings) -> dict[str, Any]:
+    """Every Celery setting GeoPin uses, from its settings (the module docstring says why)."""
+    return {
+        **_broker(settings),
+        "broker_connection_retry_on_startup": True,
         # Job state lives in the job store; Celery's own result backend would be a second copy.
-        task_ignore_result=True,
-        task_serializer="json",
-        accept_content=["json"],
-        task_acks_late=True,
-        task_reject_on_worker_lost=True,
-        worker_prefetch_multiplier=1,
-        worker_cancel_long_running_tasks_on_connection_loss=True,
-        task_soft_time_limit=settings.celery.soft_time_limit_s,
-        task_time_limit=settings.celery.hard_time_limit_s,
-        task_routes={
+        "task_ignore_result": True,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "task_soft_time_limit": settings.celery.soft_time_limit_s,
+        "task_time_limit": settings.celery.hard_time_limit_s,
+        # Set on each task when the app binds it, so declaring a task reads no settings.
+        "task_annotations": {"*": {"max_retries": settings.celery.max_retries}},
+        # Plain queue names (no key prefix): KEDA and the gateway's backpressure read the
+        # lists ``embed`` and ``search`` directly. Separate deployments use separate Redis DBs.
+        "task_routes": {
             EMBED_TASK: {"queue": EMBED_QUEUE},
             SEARCH_TASK: {"queue": SEARCH_QUEUE},
             WEBHOOK_TASK: {"queue": WEBHOOK_QUEUE},
         },
-        task_default_queue=EMBED_QUEUE,
-        worker_hijack_root_logger=False,
-        worker_send_task_events=False,
-    )
-    return app
+        "task_default_queue": EMBED_QUEUE,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+    }
+
+
+def _broker(settings: Settings) -> dict[str, Any]:
+    """Redis, or the SQLite transport in the data folder (geopin.queue.sqlite)."""
+    options: dict[str, Any] = {"visibility_timeout": settings.celery.visibility_timeout_s}
+    if uses_redis(settings):
+        return {
+            "broker_url": settings.celery.broker_url or settings.redis.url,
+            "broker_transport_options": options,
+        }
+    embedded_broker.register()
+    options["database"] = str(settings.data_folder() / "queue.db")
+    return {
+        "broker_url": f"{embedded_broker.SCHEME}://",
+        "broker_transport_options": options,
+        # Celery's remote control (inspect, control, ping) broadcasts on a fanout exchange,
+        # which this transport does not offer (docs/embedded.md).
+        "worker_enable_remote_control": False,
+    }
+
+
+def make_celery(settings: Settings, name: str = "geopin") -> Celery:
+    """A Celery app configured for ``settings``, for a process that was given its settings;
+    Celery's current app stays the workers' ``app``."""
+    configured = Celery(name, set_as_current=False)
+    configured.conf.update(celery_config(settings))
+    return configured
+
+
+# The workers' app. Celery calls a callable given to add_defaults only when it first needs
+# its configuration, so importing this module reads no settings and opens no connection.
+app = Celery("geopin")
+app.add_defaults(lambda: celery_config(process_settings()))
 
 
 def enqueue_locate(app: Celery, job_id: str) -> None:
@@ -85,24 +136,3 @@ def enqueue_locate(app: Celery, job_id: str) -> None:
 def enqueue_webhook(app: Celery, due: DueAttempt) -> None:
     """Ask the notifier for one delivery attempt of a job's webhook."""
     app.send_task(WEBHOOK_TASK, args=(due.job_id, due.round, due.attempt), queue=WEBHOOK_QUEUE)
-
-
-def run_worker(
-    create_app: Callable[[Settings], Celery], options: Callable[[Settings], list[str]]
-) -> None:
-    """Start a worker process: settings from the environment, then Celery's own CLI.
-
-    ``options`` gives the service's defaults; command-line arguments come after them and win.
-    """
-    from geopin.metrics import start_worker_server
-    from geopin.task_metrics import observe_tasks
-    from geopin.wiring import log_choice
-
-    settings = Settings()
-    configure_logging(settings.log_level, settings.log_format)
-    app = create_app(settings)
-    observe_tasks()
-    start_worker_server(settings.metrics.port)
-    log_choice(settings, app.main)
-    argv = ["worker", f"--loglevel={settings.log_level}", *options(settings), *sys.argv[1:]]
-    app.worker_main(argv)

@@ -4,6 +4,7 @@ and KEDA, backpressure and the metrics read these queues by name, so they change
 EMBED_TASK = "geopin.embed"
 SEARCH_TASK = "geopin.search"
 WEBHOOK_TASK = "geopin.webhook"
+INGEST_TASK = "geopin.ingest"  # a share of a distributed `geopin index add`, on the embed queue
 EMBED_QUEUE = "embed"
 SEARCH_QUEUE = "search"
 WEBHOOK_QUEUE = "webhooks"

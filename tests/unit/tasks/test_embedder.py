@@ -1,0 +1,143 @@
+"""The embedding worker's tasks, run eagerly (``.apply()``) as a worker runs them, on the
+embedded job store and model presence, with a fake model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import geopin_embedder.tasks as embedder_tasks
+import pytest
+from celery.signals import worker_init
+from geopin.jobs import JobStatus, JobStore, StoreUnavailable
+from geopin.model.info import ModelInfo
+from geopin.settings import Settings
+from geopin.wiring import job_store, presence
+from prometheus_client import REGISTRY
+
+from tests.unit.test_pipeline import CountingEmbedder, RecordingNotifier
+
+MODEL = ModelInfo("model-a", "fake", 4, trained=False, description="a fake", kind="cosplace")
+
+
+class FakeEmbedder(CountingEmbedder):
+    info = MODEL
+
+
+class BrokenEmbedder(FakeEmbedder):
+    def embed(self, data: bytes) -> Any:
+        self.calls += 1
+        raise RuntimeError("a bug")
+
+
+class FlakyStore:
+    """The real store behind it, but the first ``outages`` reads find it unavailable."""
+
+    def __init__(self, store: JobStore, outages: int) -> None:
+        self._store, self.outages, self.reads = store, outages, 0
+
+    def get(self, job_id: str) -> Any:
+        self.reads += 1
+        if self.reads <= self.outages:
+            raise StoreUnavailable("SQLite: database is locked")
+        return self._store.get(job_id)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+@pytest.fixture
+def store(worker_process: Settings) -> JobStore:
+    return job_store(worker_process)  # the same SQLite file as the task's own store
+
+
+@pytest.fixture
+def notifier(monkeypatch: pytest.MonkeyPatch) -> RecordingNotifier:
+    recording = RecordingNotifier()
+    monkeypatch.setattr(embedder_tasks, "notifier", lambda settings, celery: recording)
+    return recording
+
+
+def use_embedder(monkeypatch: pytest.MonkeyPatch, embedder: FakeEmbedder) -> FakeEmbedder:
+    monkeypatch.setattr(embedder_tasks, "Embedder", lambda *args, **kwargs: embedder)
+    return embedder
+
+
+@pytest.fixture
+def embedder(monkeypatch: pytest.MonkeyPatch) -> FakeEmbedder:
+    return use_embedder(monkeypatch, FakeEmbedder())
+
+
+def test_embed_keeps_the_vector_for_the_search_and_drops_the_photo(
+    store: JobStore, embedder: FakeEmbedder, notifier: RecordingNotifier
+) -> None:
+    job = store.create(b"photo", 3)
+    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "SUCCESS"
+    assert store.load_vector(job.job_id) is not None
+    assert store.load_upload(job.job_id) is None
+    assert store.get(job.job_id).status is JobStatus.RUNNING
+    assert notifier.started == []
+
+
+def test_embed_that_ends_the_job_skips_the_search_and_starts_the_webhook_once(
+    store: JobStore, embedder: FakeEmbedder, notifier: RecordingNotifier
+) -> None:
+    job = store.create(b"bad", 3)
+    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "IGNORED"  # chain stops
+    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "IGNORED"  # redelivered
+    failed = store.get(job.job_id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error.code == "undecodable-image"
+    assert [j.job_id for j in notifier.started] == [job.job_id]
+
+
+def test_an_unexpected_error_fails_the_job_once_without_retrying(
+    store: JobStore, monkeypatch: pytest.MonkeyPatch, notifier: RecordingNotifier
+) -> None:
+    embedder = use_embedder(monkeypatch, BrokenEmbedder())
+    job = store.create(b"photo", 3)
+    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "FAILURE"
+    assert embedder.calls == 1
+    failed = store.get(job.job_id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error.code == "internal-error"
+    embedder_tasks.embed.apply(args=(job.job_id,))  # a redelivery finds the job ended
+    assert [j.job_id for j in notifier.started] == [job.job_id]
+
+
+def test_a_store_outage_is_retried_until_the_store_answers(
+    store: JobStore,
+    embedder: FakeEmbedder,
+    notifier: RecordingNotifier,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flaky = FlakyStore(store, outages=2)
+    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
+    job = store.create(b"photo", 3)
+    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "SUCCESS"
+    assert flaky.reads == 3
+    assert store.load_vector(job.job_id) is not None
+
+
+def test_a_store_outage_that_outlasts_the_retries_fails_the_job(
+    store: JobStore,
+    embedder: FakeEmbedder,
+    notifier: RecordingNotifier,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    flaky = FlakyStore(store, outages=100)
+    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
+    job = store.create(b"photo", 3)
+    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "FAILURE"
+    assert flaky.reads == 1 + embedder_tasks.embed.max_retries  # GEOPIN_CELERY__MAX_RETRIES
+    assert store.get(job.job_id).error.code == "internal-error"
+    assert len(notifier.started) == 1
+
+
+def test_the_worker_loads_and_announces_its_model_before_the_first_job(
+    embedder: FakeEmbedder, notifier: RecordingNotifier, worker_process: Settings
+) -> None:
+    assert presence(worker_process).loaded_models() == []
+    worker_init.send(sender=None)
+    (announced,) = presence(worker_process).loaded_models()
+    assert announced["model_id"] == MODEL.model_id
+    assert REGISTRY.get_sample_value("geopin_model_load_seconds") is not None
