@@ -10,12 +10,15 @@ never holds others hostage.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable
 
 from celery import Celery, chain
+from kombu.exceptions import OperationalError
 
 from geopin.logs import configure_logging
+from geopin.outages import OutageTranslation
 from geopin.queue.names import (
     EMBED_QUEUE,
     EMBED_TASK,
@@ -36,11 +39,25 @@ __all__ = [
     "SEARCH_TASK",
     "WEBHOOK_QUEUE",
     "WEBHOOK_TASK",
+    "QueueUnavailable",
     "enqueue_locate",
     "enqueue_webhook",
     "make_celery",
     "run_worker",
 ]
+
+
+class QueueUnavailable(Exception):
+    """The broker did not take the message; worth retrying."""
+
+    code = "queue-unavailable"
+
+
+# kombu raises its own error once it gave up on Redis; the embedded transport's SQLite errors
+# reach us as they are (kombu does not count them as connection errors).
+_broker_outage = OutageTranslation(
+    (OperationalError, sqlite3.OperationalError), QueueUnavailable, "broker"
+)
 
 
 def make_celery(settings: Settings, name: str = "geopin") -> Celery:
@@ -74,6 +91,7 @@ def make_celery(settings: Settings, name: str = "geopin") -> Celery:
     return app
 
 
+@_broker_outage
 def enqueue_locate(app: Celery, job_id: str) -> None:
     """Send the job down the pipeline: embed on the ``embed`` queue, then search."""
     chain(
@@ -82,6 +100,7 @@ def enqueue_locate(app: Celery, job_id: str) -> None:
     ).apply_async()
 
 
+@_broker_outage
 def enqueue_webhook(app: Celery, due: DueAttempt) -> None:
     """Ask the notifier for one delivery attempt of a job's webhook."""
     app.send_task(WEBHOOK_TASK, args=(due.job_id, due.round, due.attempt), queue=WEBHOOK_QUEUE)

@@ -51,6 +51,11 @@ def queue_length(database: Path, queue: str) -> int:
     return int(row[0])
 
 
+def ping(database: Path) -> None:
+    """Take the queue's write lock and let it go: fails while another process holds it."""
+    _database(database).ping()
+
+
 _databases: dict[Path, Database] = {}
 
 
