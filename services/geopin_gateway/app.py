@@ -9,6 +9,7 @@ from geopin.queue import make_celery
 from geopin.settings import Settings
 from geopin.wiring import (
     backpressure,
+    broker,
     job_store,
     key_store,
     log_choice,
@@ -46,10 +47,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         keys=key_store(settings, client),
         notifier=notifier(settings, celery, client),
         backpressure=backpressure(settings),
+        broker=broker(settings),
         thumbnails=thumbnail_store(settings),
     )
     log_choice(settings, "gateway")
-    register_problem_handlers(app)
+    register_problem_handlers(app, settings.limits.retry_after_s)
     init_metrics(app, settings)
     limiter = init_security(app, settings)
     if not settings.auth.enabled:

@@ -43,10 +43,10 @@ def _done(_: BaseException | None) -> None:
 
 
 def init_metrics(app: Flask, settings: Settings) -> None:
-    from geopin.wiring import queue_length
+    from geopin.wiring import broker
 
     prepare_multiprocess_dir()
-    app.extensions[_QUEUES] = QueueDepths(queue_length(settings))
+    app.extensions[_QUEUES] = QueueDepths(broker(settings).queue_length)
     app.before_request(_started)
     app.after_request(_answered)
     app.teardown_request(_done)

@@ -75,6 +75,16 @@ class IndexUnavailable(IndexProblem):
 
 
 class VectorIndex(Protocol):
+    """An index of references; its backend's outages raise :class:`IndexUnavailable`."""
+
+    @property
+    def alias(self) -> str:
+        """The name searches use; it points at the live version."""
+
+    @property
+    def target(self) -> str:
+        """What this index reads and writes: the alias, or one version by name."""
+
     def ensure(self, dim: int, model_id: str) -> None:
         """Create the index for vectors of this model when it does not exist yet."""
 
