@@ -114,7 +114,8 @@ class VectorIndex(Protocol):
         """Number of references searchable now."""
 
     def check(self) -> str | None:
-        """None when the index can serve searches, else what is wrong, in one line."""
+        """None when the index can serve searches, else what is wrong (no index yet), in one
+        line; like every method, raises IndexUnavailable when the backend does not answer."""
 
 
 @dataclass(frozen=True)
