@@ -9,12 +9,12 @@ from geopin.queue import make_celery
 from geopin.settings import Settings
 from geopin.wiring import (
     backpressure,
+    broker,
     job_store,
     key_store,
     log_choice,
     notifier,
     presence,
-    queue_length,
     redis_client,
     thumbnail_store,
     vector_index,
@@ -47,11 +47,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         keys=key_store(settings, client),
         notifier=notifier(settings, celery, client),
         backpressure=backpressure(settings),
+        broker=broker(settings),
         thumbnails=thumbnail_store(settings),
     )
     log_choice(settings, "gateway")
-    register_problem_handlers(app)
-    init_metrics(app, queue_length(settings))
+    register_problem_handlers(app, settings.limits.retry_after_s)
+    init_metrics(app, broker(settings).queue_length)
     limiter = init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")

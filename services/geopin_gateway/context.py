@@ -11,6 +11,7 @@ from geopin.backpressure import Backpressure
 from geopin.index import VectorIndex
 from geopin.jobs import JobStore
 from geopin.presence import ModelPresence
+from geopin.queue.broker import Broker
 from geopin.settings import Settings
 from geopin.thumbnails import ThumbnailStore
 from geopin.webhooks.delivery import Notifier
@@ -26,6 +27,7 @@ class Gateway:
     keys: KeyStore
     notifier: Notifier
     backpressure: Backpressure
+    broker: Broker
     thumbnails: ThumbnailStore
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response, jsonify, request
+from geopin.index import IndexUnavailable
+from geopin.jobs import StoreUnavailable
+from geopin.queue import QueueUnavailable
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
@@ -64,9 +67,32 @@ def _from_http_exception(exc: HTTPException) -> Response:
     return response
 
 
-def register_problem_handlers(app: Flask) -> None:
+# What a client reads when a backend is down; the backend's own words go to the log only.
+_OUTAGES: dict[type[Exception], tuple[str, str]] = {
+    StoreUnavailable: ("Queue unavailable", "the job store did not answer"),
+    QueueUnavailable: ("Queue unavailable", "the job queue did not answer"),
+    IndexUnavailable: ("Index unavailable", "the reference index did not answer"),
+}
+
+
+def register_problem_handlers(app: Flask, retry_after_s: int) -> None:
+    """Problems as they are; a backend's outage as 503 from any route; the rest as a bare 500."""
     app.register_error_handler(Problem, lambda exc: exc.response())
     app.register_error_handler(HTTPException, _from_http_exception)
+
+    def outage(exc: StoreUnavailable | QueueUnavailable | IndexUnavailable) -> Response:
+        log.warning("%s on %s %s: %s", exc.code, request.method, request.path, exc)
+        title, what = next(words for kind, words in _OUTAGES.items() if isinstance(exc, kind))
+        return Problem(
+            503,
+            exc.code,
+            title,
+            f"{what}; try again in {retry_after_s} s",
+            headers={"Retry-After": str(retry_after_s)},
+        ).response()
+
+    for kind in _OUTAGES:
+        app.register_error_handler(kind, outage)
 
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:

@@ -20,11 +20,13 @@ from typing import Protocol
 
 import redis
 
-from geopin.jobs import utc_now
+from geopin.jobs import StoreUnavailable, utc_now
+from geopin.outages import OutageTranslation
 from geopin.settings import WebhookSettings
 from geopin.webhooks.signing import new_secret
 
 TOKEN_PREFIX = "gpk_"  # noqa: S105 -- a marker that makes leaked keys easy to scan for
+_redis_outage = OutageTranslation(redis.RedisError, StoreUnavailable, "Redis")
 
 
 def token_hash(token: str) -> str:
@@ -68,6 +70,7 @@ class RedisKeyStore:
         self._by_id = f"{key_prefix}:apikeys"
         self._by_hash = f"{key_prefix}:apikey-hashes"
 
+    @_redis_outage
     def create(self, name: str) -> tuple[str, ApiKey]:
         """A new key; returns the token, which is not stored and cannot be shown again."""
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
@@ -84,18 +87,22 @@ class RedisKeyStore:
             pipe.execute()
         return token, key
 
+    @_redis_outage
     def authenticate(self, token: str) -> ApiKey | None:
         key_id = self._redis.hget(self._by_hash, token_hash(token))
         return self.get(key_id.decode()) if key_id else None  # type: ignore[union-attr]
 
+    @_redis_outage
     def get(self, key_id: str) -> ApiKey | None:
         raw = self._redis.hget(self._by_id, key_id)
         return ApiKey(**json.loads(raw)) if raw else None  # type: ignore[arg-type]
 
+    @_redis_outage
     def all(self) -> list[ApiKey]:
         raw = self._redis.hvals(self._by_id)
         return sorted((ApiKey(**json.loads(r)) for r in raw), key=lambda k: k.created_at)  # type: ignore[union-attr]
 
+    @_redis_outage
     def _save(self, key: ApiKey) -> ApiKey:
         self._redis.hset(self._by_id, key.key_id, json.dumps(asdict(key)))
         return key

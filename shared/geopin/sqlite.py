@@ -3,6 +3,8 @@
 WAL lets readers go on while one process writes (the gateway polls jobs while workers
 update them); ``BEGIN IMMEDIATE`` takes the write lock up front, so a read-then-write is
 atomic across processes, which is how the compare-and-set of a job transition works here.
+A writer waits for another's lock at most ``BUSY_TIMEOUT_S``, then fails with "database is
+locked", which the adapters report as their backend being unavailable (a 503 at the gateway).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-BUSY_TIMEOUT_MS = 10_000  # a writer waits this long for another's lock before failing
+# Far beyond any one transaction here (milliseconds), and short enough that a request behind a
+# stuck lock gets its 503 before a client or gunicorn gives up on it.
+BUSY_TIMEOUT_S = 2.0
 
 
 class Database:
@@ -30,7 +34,7 @@ class Database:
         if conn is None:
             # Autocommit: every transaction is opened explicitly by transaction().
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+            conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL stays intact
             conn.executescript(self._schema)  # CREATE ... IF NOT EXISTS: any process may run it
@@ -48,3 +52,9 @@ class Database:
             conn.execute("ROLLBACK")
             raise
         conn.execute("COMMIT")
+
+    def ping(self) -> None:
+        """Take the write lock and let it go: under WAL a read goes on while another holds
+        the lock, so only this shows that writes would wait (and fail) now."""
+        with self.transaction():
+            pass

@@ -1,14 +1,16 @@
 """The one place that builds the backends behind GeoPin's interfaces.
 
-Which ones is decided from the settings alone (:mod:`geopin.backends`, docs/embedded.md):
-Redis or the embedded SQLite files for jobs and model presence; Elasticsearch or the embedded
-index for references. The Celery broker follows the same choice (:mod:`geopin.queue`).
+Which ones is decided from the settings alone (:mod:`geopin.backends`, docs/embedded.md), so
+every process of a deployment makes the same choice: Redis or the embedded SQLite files for
+jobs and model presence; Elasticsearch or the embedded index for references. The Celery
+broker follows the same choice (:mod:`geopin.queue`). What it returns are the interfaces
+(JobStore, VectorIndex, ...): callers never learn which adapter they got, and each adapter
+reports its backend's outages as the domain's errors (:mod:`geopin.outages`).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from celery import Celery
 from geopin.auth import RedisKeyStore, SigningSecrets
 from geopin.backends import uses_elasticsearch, uses_redis
 from geopin.backpressure import Backpressure
+from geopin.index import IndexVersions, VectorIndex
 from geopin.index.elasticsearch import ElasticsearchIndex, make_client
 from geopin.index.elasticsearch_versions import ElasticsearchVersions
 from geopin.index.embedded import SCHEMA as INDEX_SCHEMA
@@ -30,7 +33,7 @@ from geopin.presence import ModelPresence
 from geopin.presence.redis import RedisPresence
 from geopin.presence.sqlite import SqlitePresence
 from geopin.queue import EMBED_QUEUE, enqueue_webhook
-from geopin.queue import sqlite as embedded_broker
+from geopin.queue.broker import Broker, RedisBroker, SqliteBroker
 from geopin.settings import Settings
 from geopin.sqlite import Database
 from geopin.thumbnails import FolderThumbnails, NoThumbnails, ThumbnailStore
@@ -47,18 +50,20 @@ class NeedsRedis(RuntimeError):
 
 
 def describe(settings: Settings) -> dict[str, str]:
-    """Which backend does what, for /readyz and the logs."""
-    data = settings.data_folder()
-    queue = "redis" if uses_redis(settings) else f"embedded (SQLite in {data})"
-    index = (
-        "elasticsearch" if uses_elasticsearch(settings) else f"embedded (numpy, SQLite in {data})"
-    )
-    return {"queue_and_jobs": queue, "index": index}
+    """Which backend plays each role: the names of /readyz's checks, for it and the logs.
+
+    ``model`` is where embedding workers announce their loaded model (see geopin.presence).
+    """
+    store = "redis" if uses_redis(settings) else "sqlite"
+    index = "elasticsearch" if uses_elasticsearch(settings) else "embedded numpy"
+    return {"queue": store, "jobs": store, "index": index, "model": store}
 
 
 def log_choice(settings: Settings, process: str) -> None:
-    chosen = describe(settings)
-    log.info("%s backends: queue and jobs %s; index %s", process, *chosen.values())
+    chosen = ", ".join(f"{role} {backend}" for role, backend in describe(settings).items())
+    embedded = not (uses_redis(settings) and uses_elasticsearch(settings))
+    data = f" (SQLite files in {settings.data_folder()})" if embedded else ""
+    log.info("%s backends: %s%s", process, chosen, data)
 
 
 def require_redis(settings: Settings, feature: str) -> None:
@@ -92,21 +97,24 @@ def presence(settings: Settings, client: redis.Redis | None = None) -> ModelPres
     return RedisPresence(client or redis_client(settings), settings.redis.key_prefix)
 
 
-def queue_length(settings: Settings) -> Callable[[str], int]:
-    """Reads a Celery queue's waiting tasks in the broker, which may be another Redis than
-    the jobs': the list KEDA watches, or the embedded transport's table."""
+def broker(settings: Settings) -> Broker:
+    """Reads the broker, which may be another Redis than the jobs': the lists KEDA watches,
+    or the embedded transport's table."""
     if not uses_redis(settings):
-        return partial(embedded_broker.queue_length, _file(settings, "queue.db"))
-    broker = redis.Redis.from_url(
-        settings.celery.broker_url or settings.redis.url, socket_timeout=5, socket_connect_timeout=5
+        return SqliteBroker(_file(settings, "queue.db"))
+    return RedisBroker(
+        redis.Redis.from_url(
+            settings.celery.broker_url or settings.redis.url,
+            socket_timeout=5,
+            socket_connect_timeout=5,
+        )
     )
-    return broker.llen  # type: ignore[return-value]
 
 
 def backpressure(settings: Settings) -> Backpressure:
     """Watches the ``embed`` queue in the broker."""
-    length = queue_length(settings)
-    return Backpressure(partial(length, EMBED_QUEUE), settings.limits.max_queued_jobs)
+    length = partial(broker(settings).queue_length, EMBED_QUEUE)
+    return Backpressure(length, settings.limits.max_queued_jobs)
 
 
 def rate_limit_storage(settings: Settings) -> str:
@@ -147,17 +155,13 @@ def _index_db(settings: Settings) -> Database:
     return Database(_file(settings, "index.db"), INDEX_SCHEMA)
 
 
-# Both have the VectorIndex methods plus ``alias`` and ``target``, which the CLI names.
-ReferenceIndex = ElasticsearchIndex | EmbeddedIndex
-
-
-def vector_index(settings: Settings) -> ReferenceIndex:
+def vector_index(settings: Settings) -> VectorIndex:
     if not uses_elasticsearch(settings):
         return EmbeddedIndex(_index_db(settings), settings.elasticsearch.index)
     return ElasticsearchIndex(make_client(settings.elasticsearch), settings.elasticsearch)
 
 
-def index_versions(settings: Settings) -> ElasticsearchVersions | EmbeddedVersions:
+def index_versions(settings: Settings) -> IndexVersions:
     if not uses_elasticsearch(settings):
         return EmbeddedVersions(_index_db(settings), settings.elasticsearch.index)
     return ElasticsearchVersions(make_client(settings.elasticsearch), settings.elasticsearch)

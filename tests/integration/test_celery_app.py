@@ -15,7 +15,7 @@ from geopin.jobs import JobStatus
 from geopin.settings import Settings
 from geopin.wiring import job_store
 
-from tests.integration.stack import REPO, Service, start_embedder, start_searcher, wait_until
+from tests.support.stack import REPO, Service, start_embedder, start_searcher, wait_until
 
 CELERY = [sys.executable, "-m", "celery", "-A", "geopin_embedder.tasks"]
 

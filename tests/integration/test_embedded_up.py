@@ -74,7 +74,13 @@ def test_geopin_up_serves_locates_and_keeps_its_state_across_a_restart(
         assert f"indexed {PHOTOS} photo(s)" in added.stdout, added.stderr
         wait_until(lambda: http_status(f"{url}/readyz") == 200, 60, "readiness")
         ready = requests.get(f"{url}/readyz", timeout=5).json()
-        assert ready["backends"]["index"].startswith("embedded")
+        backends = {role: check["backend"] for role, check in ready["checks"].items()}
+        assert backends == {
+            "queue": "sqlite",
+            "jobs": "sqlite",
+            "index": "embedded numpy",
+            "model": "sqlite",
+        }
 
         with photo.open("rb") as image:
             submitted = requests.post(f"{url}/v1/jobs", files={"image": image}, timeout=10)

@@ -124,7 +124,13 @@ def test_readiness_names_the_missing_embedding_model(client: FlaskClient) -> Non
     response = client.get("/readyz")
     assert response.status_code == 503
     checks = response.get_json()["checks"]
-    assert checks["redis"]["ok"] is True
+    assert {role: check["backend"] for role, check in checks.items()} == {
+        "queue": "redis",
+        "jobs": "redis",
+        "index": "elasticsearch",
+        "model": "redis",
+    }
+    assert checks["queue"]["ok"] is checks["jobs"]["ok"] is True
     assert checks["model"]["ok"] is False
     assert "no embedding worker" in checks["model"]["error"]
 

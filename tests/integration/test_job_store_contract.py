@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import numpy as np
 import pytest
-from geopin.jobs import Job, JobStatus, JobStore, QueryVector
+from geopin.jobs import Job, JobStatus, JobStore, QueryVector, StoreUnavailable
 from geopin.settings import JobSettings
+
+from tests.support.stack import RedisServer, write_locked
 
 BACKENDS = ["redis", "sqlite"]
 
 
 StoreFactory = Callable[[JobSettings], JobStore]
+Outage = Callable[[], AbstractContextManager[None]]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -108,3 +112,41 @@ def test_a_job_and_its_upload_expire_after_their_ttl(make_store: StoreFactory) -
     time.sleep(1.2)
     assert (store.get(job.job_id), store.load_upload(job.job_id)) == (None, None)
     assert store.mark_running(job.job_id) is None
+
+
+@pytest.fixture(params=BACKENDS)
+def store_and_outage(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[JobStore, Outage]]:
+    """A store, and how its backend stops taking writes: Redis stopped, or SQLite locked."""
+    settings = JobSettings(result_ttl_s=60, upload_ttl_s=60)
+    if request.param == "sqlite":
+        from geopin.jobs.sqlite import SqliteJobStore
+
+        path = tmp_path / "jobs.db"
+        yield SqliteJobStore(path, settings), lambda: write_locked(path)
+        return
+    import redis
+    from geopin.jobs.redis import RedisJobStore
+
+    server = RedisServer(tmp_path / "redis")
+    server.start()
+    try:
+        yield RedisJobStore(redis.Redis.from_url(server.url), settings, "geopin-test"), server.down
+    finally:
+        server.kill()
+
+
+def test_a_store_that_cannot_take_writes_raises_store_unavailable_then_recovers(
+    store_and_outage: tuple[JobStore, Outage],
+) -> None:
+    store, outage = store_and_outage
+    job = store.create(b"photo", 5)
+    with outage():
+        with pytest.raises(StoreUnavailable):
+            store.create(b"another photo", 5)
+        with pytest.raises(StoreUnavailable):
+            store.mark_running(job.job_id)
+    running = store.mark_running(job.job_id)
+    assert running is not None
+    assert running.status is JobStatus.RUNNING

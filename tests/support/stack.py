@@ -1,10 +1,12 @@
-"""Start GeoPin's own processes (gateway, workers) as real subprocesses for tests."""
+"""Start GeoPin's own processes (gateway, workers) as real subprocesses for tests, and make
+real outages: a Redis of a test's own to stop and start, a SQLite file to lock."""
 
 from __future__ import annotations
 
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -12,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
+import redis
 import requests
 
 REPO = Path(__file__).resolve().parents[2]
@@ -137,3 +140,65 @@ def delete_indices(es_url: str, alias: str) -> None:
     names = sorted(found.json()) if found.ok else []
     if names:
         requests.delete(f"{es_url}/{','.join(names)}", timeout=30).raise_for_status()
+
+
+class RedisServer:
+    """A ``redis-server`` of one test's own, on a free port, to stop and start again.
+
+    It saves its data when stopped (SIGTERM with a save point configured) and loads it when
+    started, so what was written before an outage is there after it.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self._folder = folder
+        self._folder.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        argv += ["--dir", str(self._folder), "--logfile", "redis.log"]
+        argv += ["--save", "3600 1", "--appendonly", "no"]
+        self._process = subprocess.Popen(argv)
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.RedisError:
+                return False
+
+        wait_until(answers, 20, f"redis-server on port {self.port}")
+
+    def stop(self) -> None:
+        """Save, then stop: clients get "connection refused" until the next start."""
+        if self._process is not None:
+            self._process.terminate()
+            self._process.wait(timeout=20)
+
+    def kill(self) -> None:
+        """Whatever state it is in, leave no server behind."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait(timeout=20)
+
+    @contextmanager
+    def down(self) -> Iterator[None]:
+        self.stop()
+        try:
+            yield
+        finally:
+            self.start()
+
+
+@contextmanager
+def write_locked(database: Path) -> Iterator[None]:
+    """Hold a SQLite file's write lock, as a stuck writer in another process would."""
+    conn = sqlite3.connect(database, isolation_level=None)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        yield
+        conn.execute("ROLLBACK")
+    finally:
+        conn.close()

@@ -2,54 +2,63 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
+from geopin.index import IndexUnavailable
+from geopin.jobs import StoreUnavailable
 from geopin.model.kinds import kind_announced
+from geopin.queue import QueueUnavailable
 from geopin.wiring import describe
 
 from geopin_gateway.context import gateway
 
 bp = Blueprint("health", __name__)
 
+OUTAGES = (StoreUnavailable, QueueUnavailable, IndexUnavailable)
+
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    """The process answers; says nothing of its dependencies (that is /readyz)."""
+    """The process answers; says nothing of its dependencies (that is /readyz), so an outage
+    behind the gateway never gets a healthy gateway restarted."""
     return jsonify(status="ok")
 
 
-def _check(probe: Any) -> dict[str, Any]:
+def _check(backend: str, probe: Callable[[], str | None]) -> dict[str, Any]:
+    """One role's check: ``probe`` returns None when usable, else says (or raises) what is not."""
+    check: dict[str, Any] = {"backend": backend}
     try:
         problem = probe()
-    except Exception as exc:
+    except Exception as exc:  # any failure is "not ready"; /readyz itself never answers 500
         problem = f"{type(exc).__name__}: {exc}"
-    return {"ok": problem is None, **({"error": problem} if problem else {})}
+        if isinstance(exc, OUTAGES):
+            check["code"] = exc.code
+    return {"ok": problem is None, **check, **({"error": problem} if problem else {})}
 
 
 @bp.get("/readyz")
 def readyz() -> tuple[Response, int]:
-    """Ready when Redis, the reference index and an embedding model can all be used."""
+    """Ready when the queue, the job store, the reference index and an embedding model can all
+    be used; each check names its backend, and what is wrong when it is not ok."""
     ctx = gateway()
+    backends = describe(ctx.settings)
+    models: list[dict[str, Any]] = []
+
+    def model_loaded() -> str | None:
+        models.extend(ctx.presence.loaded_models())
+        return None if models else "no embedding worker has loaded a model yet"
+
     checks = {
-        "redis": _check(lambda: ctx.store.ping()),
-        "elasticsearch": _check(ctx.index.check),
+        "queue": _check(backends["queue"], ctx.broker.ping),
+        "jobs": _check(backends["jobs"], ctx.store.ping),
+        "index": _check(backends["index"], ctx.index.check),
+        "model": _check(backends["model"], model_loaded),
     }
-    models = []
-    try:
-        models = ctx.presence.loaded_models()
-    except Exception as exc:
-        checks["model"] = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    else:
-        checks["model"] = {"ok": bool(models), "loaded": _distinct(models)}
-        if not models:
-            checks["model"]["error"] = "no embedding worker has loaded a model yet"
+    checks["model"]["loaded"] = _distinct(models)
     ready = all(c["ok"] for c in checks.values())
-    body = {
-        "status": "ready" if ready else "not-ready",
-        "checks": checks,
-        "backends": describe(ctx.settings),
-    }
+    body: dict[str, Any] = {"status": "ready" if ready else "not-ready", "checks": checks}
     warnings = sorted({w for m in models if (w := kind_announced(m).warning)})
     if warnings:
         body["warning"] = "; ".join(warnings)

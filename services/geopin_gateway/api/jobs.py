@@ -1,20 +1,22 @@
-"""``/v1/jobs``: submit a photo to locate, then poll the job."""
+"""``/v1/jobs``: submit a photo to locate, then poll the job.
+
+A backend that does not answer raises its domain error (geopin.jobs.StoreUnavailable,
+geopin.queue.QueueUnavailable) out of these views; the app answers it with 503 (problems.py).
+"""
 
 from __future__ import annotations
 
 import logging
 from typing import Any
 
-import redis
 from flask import Blueprint, Response, jsonify, request, url_for
 from geopin.geo import BadGeoFilter, GeoFilter, parse_geo_filter
 from geopin.images import ImageRejected, UnsupportedImageType, validate_upload
 from geopin.jobs import Job
 from geopin.logs import bind_job
-from geopin.queue import enqueue_locate
+from geopin.queue import QueueUnavailable, enqueue_locate
 from geopin.webhooks.delivery import NoSigningSecret
 from geopin.webhooks.ssrf import CallbackRefused
-from kombu.exceptions import OperationalError
 
 from geopin_gateway.context import gateway
 from geopin_gateway.problems import Problem
@@ -132,10 +134,7 @@ def _owned_job(job_id: str) -> Job:
 @bp.post("/jobs")
 def submit_job() -> tuple[Response, int, dict[str, str]]:
     ctx = gateway()
-    try:
-        _refuse_when_queue_is_full()  # before reading 20 MiB that would be thrown away
-    except redis.RedisError as exc:
-        raise _queue_unavailable() from exc
+    _refuse_when_queue_is_full()  # before reading 20 MiB that would be thrown away
     data = _read_upload()
     top_k = _read_top_k()
     area = _read_geo_filter()
@@ -156,20 +155,14 @@ def submit_job() -> tuple[Response, int, dict[str, str]]:
     bind_job(job.job_id)  # this request's log lines from here on name the new job
     try:
         enqueue_locate(ctx.celery, job.job_id)
-    except OperationalError as exc:
-        ctx.store.discard(job.job_id)
+    except QueueUnavailable as exc:
+        ctx.store.discard(job.job_id)  # no one should poll a job that will never run
         log.error("could not enqueue job %s: %s", job.job_id, exc)
-        raise _queue_unavailable() from exc
+        raise
     location = url_for("jobs.get_job", job_id=job.job_id)
     log.info("job %s queued (top_k=%d, %d bytes)", job.job_id, top_k, len(data))
     body = {"job_id": job.job_id, "status": job.status.value, "links": {"self": location}}
     return jsonify(body), 202, {"Location": location}
-
-
-def _queue_unavailable() -> Problem:
-    return Problem(
-        503, "queue-unavailable", "Queue unavailable", "the job queue is down; try again soon"
-    )
 
 
 def _with_webhook(job: Job) -> dict[str, Any]:
@@ -197,8 +190,5 @@ def redeliver(job_id: str) -> tuple[Response, int]:
         raise Problem(
             409, "job-not-finished", "Job not finished", "the webhook is sent when the job ends"
         )
-    try:
-        gateway().notifier.start(job)
-    except (redis.RedisError, OperationalError) as exc:
-        raise _queue_unavailable() from exc
+    gateway().notifier.start(job)
     return jsonify(_with_webhook(job)), 202

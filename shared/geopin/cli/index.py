@@ -32,11 +32,11 @@ from geopin.wiring import (
 )
 
 if TYPE_CHECKING:
+    from geopin.index import VectorIndex
     from geopin.ingest.run import Options, Outcome
     from geopin.ingest.sources import Candidate
     from geopin.model.embedder import Embedder
     from geopin.settings import Settings
-    from geopin.wiring import ReferenceIndex
 
 STALL_S = 600  # a distributed run whose progress stops this long is given up
 
@@ -188,7 +188,7 @@ def _index_errors() -> Iterator[None]:
 
 def _load(
     settings: Settings,
-    target: ReferenceIndex,
+    target: VectorIndex,
     candidates: Sequence[Candidate],
     embedder: Embedder,
     *,

@@ -75,6 +75,16 @@ class IndexUnavailable(IndexProblem):
 
 
 class VectorIndex(Protocol):
+    """An index of references; its backend's outages raise :class:`IndexUnavailable`."""
+
+    @property
+    def alias(self) -> str:
+        """The name searches use; it points at the live version."""
+
+    @property
+    def target(self) -> str:
+        """What this index reads and writes: the alias, or one version by name."""
+
     def ensure(self, dim: int, model_id: str) -> None:
         """Create the index for vectors of this model when it does not exist yet."""
 
@@ -104,7 +114,8 @@ class VectorIndex(Protocol):
         """Number of references searchable now."""
 
     def check(self) -> str | None:
-        """None when the index can serve searches, else what is wrong, in one line."""
+        """None when the index can serve searches, else what is wrong (no index yet), in one
+        line; like every method, raises IndexUnavailable when the backend does not answer."""
 
 
 @dataclass(frozen=True)

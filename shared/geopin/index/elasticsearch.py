@@ -4,6 +4,8 @@ The search worker queries an alias; the alias points at a versioned index
 (``<alias>-<model12>-<n>``) whose ``_meta`` records the model that produced its
 vectors, so a query embedded by another model is refused instead of silently
 compared. :mod:`geopin.index.elasticsearch_versions` builds new versions and swaps the alias.
+A server that does not answer, or answers that it cannot now (429, 502-504), is reported as
+IndexUnavailable; other errors (a refused request, say) stay the client's.
 """
 
 from __future__ import annotations
@@ -26,11 +28,20 @@ from geopin.index import (
     ModelMismatch,
     Reference,
 )
+from geopin.outages import OutageTranslation
 from geopin.settings import ElasticsearchSettings
 
 log = logging.getLogger(__name__)
 
-_TRANSIENT = (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout)
+_BUSY_STATUSES = (429, 502, 503, 504)
+es_outage = OutageTranslation(
+    (elasticsearch.ConnectionError, elasticsearch.ConnectionTimeout, elasticsearch.ApiError),
+    IndexUnavailable,
+    "Elasticsearch",
+    only=lambda error: (
+        not isinstance(error, elasticsearch.ApiError) or error.meta.status in _BUSY_STATUSES
+    ),
+)
 # Fields added after the first release; ensure() adds them to indices created before.
 _OPTIONAL_FIELDS: dict[str, Any] = {"heading": {"type": "float"}, "captured_at": {"type": "date"}}
 _SLOW_REQUEST_S = 3600  # a force-merge of a large index takes minutes
@@ -110,12 +121,11 @@ class ElasticsearchIndex:
             raise IndexMissing(
                 f"no reference index {self.target!r}: add references with `geopin index add`"
             ) from exc
-        except _TRANSIENT as exc:
-            raise IndexUnavailable(f"Elasticsearch at {self._settings.url} did not answer") from exc
         (body,) = mappings.body.values()  # an alias points at exactly one index
         meta: dict[str, Any] = body["mappings"].get("_meta", {})
         return meta
 
+    @es_outage
     def ensure(self, dim: int, model_id: str) -> None:
         if self.target != self.alias or self._es.indices.exists_alias(name=self.alias):
             self._require_model(model_id)
@@ -123,6 +133,7 @@ class ElasticsearchIndex:
             return
         self.create_version(dim, model_id, live=True)
 
+    @es_outage
     def create_version(self, dim: int, model_id: str, *, live: bool) -> str:
         """A new versioned index, numbered after every earlier one; behind the alias if live.
 
@@ -149,6 +160,7 @@ class ElasticsearchIndex:
                 "rebuild the index with the current model or configure the model it was built with"
             )
 
+    @es_outage
     def add(self, references: Iterable[Reference], model_id: str) -> int:
         def actions() -> Iterator[dict[str, Any]]:
             for ref in references:
@@ -169,9 +181,11 @@ class ElasticsearchIndex:
         written, _ = helpers.bulk(self._es, actions(), chunk_size=500, raise_on_error=True)
         return written
 
+    @es_outage
     def refresh(self) -> None:
         self._es.indices.refresh(index=self.target)
 
+    @es_outage
     def contains(self, keys: Sequence[str]) -> set[str]:
         if not keys:
             return set()
@@ -189,9 +203,10 @@ class ElasticsearchIndex:
         is restored to the default rather than kept.
         """
         self.refresh()
-        found = self._es.indices.get_settings(
-            index=self.target, name="index.refresh_interval", flat_settings=True
-        ).body  # empty when the interval was never set
+        with es_outage:
+            found = self._es.indices.get_settings(
+                index=self.target, name="index.refresh_interval", flat_settings=True
+            ).body  # empty when the interval was never set
         previous = next(
             (body["settings"].get("index.refresh_interval") for body in found.values()), None
         )
@@ -203,15 +218,18 @@ class ElasticsearchIndex:
             self._set_refresh_interval(restore)
             self.refresh()
         if force_merge:
-            self._es.options(request_timeout=_SLOW_REQUEST_S).indices.forcemerge(
-                index=self.target, max_num_segments=1
-            )
+            with es_outage:
+                self._es.options(request_timeout=_SLOW_REQUEST_S).indices.forcemerge(
+                    index=self.target, max_num_segments=1
+                )
 
+    @es_outage
     def _set_refresh_interval(self, value: str | None) -> None:
         self._es.indices.put_settings(
             index=self.target, settings={"index": {"refresh_interval": value}}
         )
 
+    @es_outage
     def search(
         self, vector: np.ndarray, k: int, model_id: str, geo: GeoFilter | None = None
     ) -> list[Match]:
@@ -234,8 +252,6 @@ class ElasticsearchIndex:
             )
         except elasticsearch.NotFoundError as exc:
             raise IndexMissing(f"no reference index {self.target!r}") from exc
-        except _TRANSIENT as exc:
-            raise IndexUnavailable(f"Elasticsearch at {self._settings.url} did not answer") from exc
         return [
             Match(
                 id=hit["_source"]["id"],
@@ -248,12 +264,14 @@ class ElasticsearchIndex:
             for hit in response["hits"]["hits"]
         ]
 
+    @es_outage
     def count(self) -> int:
         return int(self._es.count(index=self.target)["count"])
 
+    @es_outage
     def check(self) -> str | None:
         try:
             self._meta()
-        except (IndexMissing, IndexUnavailable) as exc:
+        except IndexMissing as exc:
             return str(exc)
         return None

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from elasticsearch import Elasticsearch
 
 from geopin.index import IndexVersion
-from geopin.index.elasticsearch import ElasticsearchIndex, numbered_versions
+from geopin.index.elasticsearch import ElasticsearchIndex, es_outage, numbered_versions
 from geopin.settings import ElasticsearchSettings
 
 log = logging.getLogger(__name__)
@@ -26,6 +26,7 @@ class ElasticsearchVersions:
         self._settings = settings
         self.alias = settings.index
 
+    @es_outage
     def versions(self) -> list[IndexVersion]:
         names = [name for _, name in numbered_versions(self._es, self.alias)]
         if not names:
@@ -54,6 +55,7 @@ class ElasticsearchVersions:
         (name,) = self._es.indices.get_alias(name=self.alias).body  # one index per alias
         return str(name)
 
+    @es_outage
     def create(self, dim: int, model_id: str) -> str:
         return ElasticsearchIndex(self._es, self._settings).create_version(
             dim, model_id, live=False
@@ -62,6 +64,7 @@ class ElasticsearchVersions:
     def open(self, name: str) -> ElasticsearchIndex:
         return ElasticsearchIndex(self._es, self._settings, target=name)
 
+    @es_outage
     def swap(self, name: str) -> str | None:
         previous = self._live()
         actions: list[dict[str, dict[str, object]]] = []
@@ -72,6 +75,7 @@ class ElasticsearchVersions:
         log.info("alias %s now points at %s (was %s)", self.alias, name, previous)
         return previous
 
+    @es_outage
     def prune(self) -> list[str]:
         live = self._live()
         doomed = [name for _, name in numbered_versions(self._es, self.alias) if name != live]

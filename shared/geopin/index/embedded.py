@@ -7,7 +7,9 @@ hidden from searches during a bulk load. Search is exact (one matrix product ove
 version's vectors, kept in memory until the version changes): about 60 ms for 100,000
 references of D = 512 on one busy core, with no recall lost to an approximate index.
 The search area is a mask over the candidates before ranking, so a query gets its k
-matches inside the area whatever lies nearer outside it.
+matches inside the area whatever lies nearer outside it. SQLite's operational errors ("database
+is locked" past the busy timeout, a file it cannot open) are reported as IndexUnavailable;
+reads go on while another process holds the write lock (WAL).
 """
 
 from __future__ import annotations
@@ -23,10 +25,12 @@ from datetime import UTC, datetime
 import numpy as np
 
 from geopin.geo import EARTH_RADIUS_M, BoundingBox, GeoFilter, LatLon
-from geopin.index import IndexMissing, Match, ModelMismatch, Reference
+from geopin.index import IndexMissing, IndexUnavailable, Match, ModelMismatch, Reference
+from geopin.outages import OutageTranslation
 from geopin.sqlite import Database
 
 log = logging.getLogger(__name__)
+sqlite_outage = OutageTranslation(sqlite3.OperationalError, IndexUnavailable, "SQLite")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -109,6 +113,7 @@ class EmbeddedIndex:
             )
         return name
 
+    @sqlite_outage
     def ensure(self, dim: int, model_id: str) -> None:
         conn = self._db.conn
         if self.target != self.alias or live_version(conn, self.alias) is not None:
@@ -116,6 +121,7 @@ class EmbeddedIndex:
             return
         create_version(self._db, self.alias, dim, model_id, live=True)
 
+    @sqlite_outage
     def add(self, references: Iterable[Reference], model_id: str) -> int:
         searchable = 0 if self._loading else 1
         with self._db.transaction() as conn:
@@ -138,12 +144,14 @@ class EmbeddedIndex:
                 _bump(conn, name)
         return len(rows)
 
+    @sqlite_outage
     def refresh(self) -> None:
         with self._db.transaction() as conn:
             name, _, _ = self._version(conn)
             conn.execute("UPDATE refs SET searchable = 1 WHERE version = ?", (name,))
             _bump(conn, name)
 
+    @sqlite_outage
     def contains(self, keys: Sequence[str]) -> set[str]:
         if not keys:
             return set()
@@ -169,6 +177,7 @@ class EmbeddedIndex:
             self._loading = False
             self.refresh()
 
+    @sqlite_outage
     def search(
         self, vector: np.ndarray, k: int, model_id: str, geo: GeoFilter | None = None
     ) -> list[Match]:
@@ -212,6 +221,7 @@ class EmbeddedIndex:
         self._cache = {name: loaded}  # one version at a time: the old one is garbage after a swap
         return loaded
 
+    @sqlite_outage
     def count(self) -> int:
         conn = self._db.conn
         name, _, _ = self._version(conn)
@@ -220,6 +230,7 @@ class EmbeddedIndex:
         ).fetchone()
         return int(n)
 
+    @sqlite_outage
     def check(self) -> str | None:
         try:
             self._version(self._db.conn)

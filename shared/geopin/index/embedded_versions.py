@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 
 from geopin.index import IndexVersion
-from geopin.index.embedded import EmbeddedIndex, create_version, live_version
+from geopin.index.embedded import EmbeddedIndex, create_version, live_version, sqlite_outage
 from geopin.sqlite import Database
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,7 @@ class EmbeddedVersions:
         self._db = db
         self.alias = alias
 
+    @sqlite_outage
     def versions(self) -> list[IndexVersion]:
         conn = self._db.conn
         live = live_version(conn, self.alias)
@@ -41,12 +42,14 @@ class EmbeddedVersions:
             for name, model_id, dim, created_at, count in rows
         ]
 
+    @sqlite_outage
     def create(self, dim: int, model_id: str) -> str:
         return create_version(self._db, self.alias, dim, model_id, live=False)
 
     def open(self, name: str) -> EmbeddedIndex:
         return EmbeddedIndex(self._db, self.alias, target=name)
 
+    @sqlite_outage
     def swap(self, name: str) -> str | None:
         with self._db.transaction() as conn:
             previous = live_version(conn, self.alias)
@@ -54,6 +57,7 @@ class EmbeddedVersions:
         log.info("alias %s now points at %s (was %s)", self.alias, name, previous)
         return previous
 
+    @sqlite_outage
     def prune(self) -> list[str]:
         with self._db.transaction() as conn:
             live = live_version(conn, self.alias)

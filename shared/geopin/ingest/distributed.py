@@ -31,12 +31,15 @@ from geopin.geo import LatLon
 from geopin.index import ModelMismatch, VectorIndex
 from geopin.ingest.run import BatchEmbedder, Ingestion, Options, Outcome
 from geopin.ingest.sources import Candidate
+from geopin.jobs import StoreUnavailable
 from geopin.model.info import ModelInfo
+from geopin.outages import OutageTranslation
 from geopin.queue.names import INGEST_TASK
 from geopin.settings import Settings
 from geopin.thumbnails import ThumbnailStore
 
 LEDGER_TTL_S = 7 * 24 * 3600
+_redis_outage = OutageTranslation(redis.RedisError, StoreUnavailable, "Redis")
 
 
 def candidate_to_json(candidate: Candidate) -> dict[str, Any]:
@@ -61,6 +64,7 @@ class Ledger:
         base = f"{key_prefix}:ingest:{run_id}"
         self._done, self._counts, self._report = f"{base}:done", f"{base}:counts", f"{base}:report"
 
+    @_redis_outage
     def record(self, outcome: Outcome) -> None:
         photo = f"{outcome.candidate.origin}\0{outcome.candidate.path}"
         if not self._redis.sadd(self._done, photo):
@@ -73,13 +77,16 @@ class Ledger:
                 pipe.expire(key, LEDGER_TTL_S)
             pipe.execute()
 
+    @_redis_outage
     def done(self) -> int:
         return int(self._redis.scard(self._done))  # type: ignore[arg-type]
 
+    @_redis_outage
     def counts(self) -> Counter[str]:
         raw: dict[bytes, bytes] = self._redis.hgetall(self._counts)  # type: ignore[assignment]
         return Counter({k.decode(): int(v) for k, v in raw.items()})
 
+    @_redis_outage
     def refused(self) -> list[dict[str, str]]:
         raw: list[bytes] = self._redis.lrange(self._report, 0, -1)  # type: ignore[assignment]
         return [json.loads(line) for line in raw]

@@ -2,7 +2,7 @@
 
 Redis is the one place every process of a deployment can read (the gateway answers polls,
 workers move the job on); each key has a TTL. Transitions are WATCH/MULTI transactions, the
-compare-and-set the shared transitions need.
+compare-and-set the shared transitions need. Redis's errors leave as StoreUnavailable.
 """
 
 from __future__ import annotations
@@ -13,8 +13,18 @@ from typing import Any
 import numpy as np
 import redis
 
-from geopin.jobs.model import Job, JobTransitions, QueryVector, new_job_id, utc_now
+from geopin.jobs.model import (
+    Job,
+    JobTransitions,
+    QueryVector,
+    StoreUnavailable,
+    new_job_id,
+    utc_now,
+)
+from geopin.outages import OutageTranslation
 from geopin.settings import JobSettings
+
+_redis_outage = OutageTranslation(redis.RedisError, StoreUnavailable, "Redis")
 
 
 class RedisJobStore(JobTransitions):
@@ -33,9 +43,11 @@ class RedisJobStore(JobTransitions):
     def _key(self, kind: str, job_id: str) -> str:
         return f"{self._prefix}:{kind}:{job_id}"
 
+    @_redis_outage
     def ping(self) -> None:
         self._redis.ping()
 
+    @_redis_outage
     def create(
         self,
         upload: bytes,
@@ -58,16 +70,19 @@ class RedisJobStore(JobTransitions):
             pipe.execute()
         return job
 
+    @_redis_outage
     def discard(self, job_id: str) -> None:
         """Forget a job that could not be enqueued, so no one polls a job that never runs."""
         self._redis.delete(
             self._key("job", job_id), self._key("upload", job_id), self._key("vector", job_id)
         )
 
+    @_redis_outage
     def get(self, job_id: str) -> Job | None:
         raw = self._redis.get(self._key("job", job_id))
         return Job.from_json(raw) if raw is not None else None  # type: ignore[arg-type]
 
+    @_redis_outage
     def _update(self, job_id: str, change: Callable[[Job], bool]) -> tuple[Job | None, bool]:
         """Apply ``change`` atomically; it returns False to leave the job as it is."""
         key = self._key("job", job_id)
@@ -89,12 +104,15 @@ class RedisJobStore(JobTransitions):
         self._redis.transaction(attempt, key)
         return outcome
 
+    @_redis_outage
     def load_upload(self, job_id: str) -> bytes | None:
         return self._redis.get(self._key("upload", job_id))  # type: ignore[return-value]
 
+    @_redis_outage
     def delete_upload(self, job_id: str) -> None:
         self._redis.delete(self._key("upload", job_id))
 
+    @_redis_outage
     def save_vector(self, job_id: str, query: QueryVector) -> None:
         key = self._key("vector", job_id)
         vector = np.ascontiguousarray(query.vector, dtype="<f4")
@@ -107,6 +125,7 @@ class RedisJobStore(JobTransitions):
         self._redis.hset(key, mapping=fields)
         self._redis.expire(key, self._settings.result_ttl_s)
 
+    @_redis_outage
     def load_vector(self, job_id: str) -> QueryVector | None:
         fields = self._redis.hgetall(self._key("vector", job_id))
         if not fields:
@@ -118,5 +137,6 @@ class RedisJobStore(JobTransitions):
             embedded_at=fields[b"embedded_at"].decode(),  # type: ignore[index]
         )
 
+    @_redis_outage
     def delete_vector(self, job_id: str) -> None:
         self._redis.delete(self._key("vector", job_id))

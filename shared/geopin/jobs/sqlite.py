@@ -4,11 +4,14 @@ The same documents as :class:`~geopin.jobs.RedisJobStore` (a job as JSON, its up
 query vector), each row with the time it expires; expired rows read as missing and are
 deleted as new jobs arrive, so an abandoned job still cleans itself up. A transition reads
 and writes the job inside one ``BEGIN IMMEDIATE`` transaction: compare-and-set, as Redis's
-WATCH/MULTI gives, so a redelivered task never writes a second result.
+WATCH/MULTI gives, so a redelivered task never writes a second result. SQLite's operational
+errors ("database is locked" past the busy timeout, a file it cannot open) leave as
+StoreUnavailable.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from geopin.jobs import Job, JobTransitions, QueryVector, new_job_id, utc_now
+from geopin.jobs import Job, JobTransitions, QueryVector, StoreUnavailable, new_job_id, utc_now
+from geopin.outages import OutageTranslation
 from geopin.settings import JobSettings
 from geopin.sqlite import Database
 
@@ -29,6 +33,7 @@ CREATE TABLE IF NOT EXISTS vectors (
 );
 """
 _TABLES = ("jobs", "uploads", "vectors")
+_sqlite_outage = OutageTranslation(sqlite3.OperationalError, StoreUnavailable, "SQLite")
 
 
 class SqliteJobStore(JobTransitions):
@@ -42,9 +47,11 @@ class SqliteJobStore(JobTransitions):
         self._db = Database(path, _SCHEMA)
         self._settings = settings
 
+    @_sqlite_outage
     def ping(self) -> None:
-        self._db.conn.execute("SELECT 1")
+        self._db.ping()
 
+    @_sqlite_outage
     def create(
         self,
         upload: bytes,
@@ -75,18 +82,21 @@ class SqliteJobStore(JobTransitions):
             )
         return job
 
+    @_sqlite_outage
     def discard(self, job_id: str) -> None:
         """Forget a job that could not be enqueued, so no one polls a job that never runs."""
         with self._db.transaction() as conn:
             for table in _TABLES:
                 conn.execute(f"DELETE FROM {table} WHERE job_id = ?", (job_id,))  # noqa: S608 -- table names are constants
 
+    @_sqlite_outage
     def get(self, job_id: str) -> Job | None:
         row = self._db.conn.execute(
             "SELECT doc FROM jobs WHERE job_id = ? AND expires_at >= ?", (job_id, time.time())
         ).fetchone()
         return Job.from_json(row[0]) if row else None
 
+    @_sqlite_outage
     def _update(self, job_id: str, change: Callable[[Job], bool]) -> tuple[Job | None, bool]:
         with self._db.transaction() as conn:
             row = conn.execute(
@@ -100,16 +110,19 @@ class SqliteJobStore(JobTransitions):
                 conn.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", (job.to_json(), job_id))
         return job, changed
 
+    @_sqlite_outage
     def load_upload(self, job_id: str) -> bytes | None:
         row = self._db.conn.execute(
             "SELECT data FROM uploads WHERE job_id = ? AND expires_at >= ?", (job_id, time.time())
         ).fetchone()
         return bytes(row[0]) if row else None
 
+    @_sqlite_outage
     def delete_upload(self, job_id: str) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM uploads WHERE job_id = ?", (job_id,))
 
+    @_sqlite_outage
     def save_vector(self, job_id: str, query: QueryVector) -> None:
         vector = np.ascontiguousarray(query.vector, dtype="<f4").tobytes()
         with self._db.transaction() as conn:
@@ -125,6 +138,7 @@ class SqliteJobStore(JobTransitions):
                 ),
             )
 
+    @_sqlite_outage
     def load_vector(self, job_id: str) -> QueryVector | None:
         row = self._db.conn.execute(
             "SELECT model_id, vector, embed_s, embedded_at FROM vectors "
@@ -140,6 +154,7 @@ class SqliteJobStore(JobTransitions):
             embedded_at=row[3],
         )
 
+    @_sqlite_outage
     def delete_vector(self, job_id: str) -> None:
         with self._db.transaction() as conn:
             conn.execute("DELETE FROM vectors WHERE job_id = ?", (job_id,))

@@ -10,7 +10,10 @@ import redis
 
 from geopin.jobs import StoreUnavailable
 from geopin.model.info import ModelInfo
+from geopin.outages import OutageTranslation
 from geopin.presence import ANNOUNCE_TTL_S, process_name
+
+_redis_outage = OutageTranslation(redis.RedisError, StoreUnavailable, "Redis")
 
 
 class RedisPresence:
@@ -25,27 +28,23 @@ class RedisPresence:
         self._key = f"{key_prefix}:embedders"
         self._field = process_name()
 
+    @_redis_outage
     def announce(self, info: ModelInfo) -> None:
         entry = {**info.public(), "expires_at": time.time() + ANNOUNCE_TTL_S}
-        try:
-            self._redis.hset(self._key, self._field, json.dumps(entry))
-        except redis.RedisError as exc:
-            raise StoreUnavailable(f"Redis: {exc}") from exc
+        self._redis.hset(self._key, self._field, json.dumps(entry))
 
+    @_redis_outage
     def loaded_models(self) -> list[dict[str, Any]]:
         now = time.time()
         live: list[dict[str, Any]] = []
         stale: list[bytes] = []
-        try:
-            entries = self._redis.hgetall(self._key)
-            for field, raw in entries.items():  # type: ignore[union-attr]
-                entry = json.loads(raw)
-                if entry.pop("expires_at", 0) > now:
-                    live.append(entry)
-                else:
-                    stale.append(field)
-            if stale:
-                self._redis.hdel(self._key, *(field.decode() for field in stale))
-        except redis.RedisError as exc:
-            raise StoreUnavailable(f"Redis: {exc}") from exc
+        entries = self._redis.hgetall(self._key)
+        for field, raw in entries.items():  # type: ignore[union-attr]
+            entry = json.loads(raw)
+            if entry.pop("expires_at", 0) > now:
+                live.append(entry)
+            else:
+                stale.append(field)
+        if stale:
+            self._redis.hdel(self._key, *(field.decode() for field in stale))
         return live

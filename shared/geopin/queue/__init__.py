@@ -22,11 +22,14 @@ https://docs.celeryq.dev/en/stable/getting-started/backends-and-brokers/redis.ht
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from celery import Celery, chain
+from kombu.exceptions import OperationalError
 
 from geopin.backends import uses_redis
+from geopin.outages import OutageTranslation
 from geopin.per_process import process_settings
 from geopin.queue import sqlite as embedded_broker
 from geopin.queue.names import (
@@ -60,6 +63,13 @@ class QueueUnavailable(Exception):
     """The broker did not take the message; worth retrying."""
 
     code = "queue-unavailable"
+
+
+# kombu raises its own error once it gave up on Redis; the embedded transport's SQLite errors
+# reach us as they are (kombu does not count them as connection errors).
+_broker_outage = OutageTranslation(
+    (OperationalError, sqlite3.OperationalError), QueueUnavailable, "broker"
+)
 
 
 def celery_config(settings: Settings) -> dict[str, Any]:
@@ -125,6 +135,7 @@ app = Celery("geopin")
 app.add_defaults(lambda: celery_config(process_settings()))
 
 
+@_broker_outage
 def enqueue_locate(app: Celery, job_id: str) -> None:
     """Send the job down the pipeline: embed on the ``embed`` queue, then search."""
     chain(
@@ -133,6 +144,7 @@ def enqueue_locate(app: Celery, job_id: str) -> None:
     ).apply_async()
 
 
+@_broker_outage
 def enqueue_webhook(app: Celery, due: DueAttempt) -> None:
     """Ask the notifier for one delivery attempt of a job's webhook."""
     app.send_task(WEBHOOK_TASK, args=(due.job_id, due.round, due.attempt), queue=WEBHOOK_QUEUE)

@@ -12,6 +12,7 @@ with Redis (docs/architecture.md).
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import time
 from pathlib import Path
@@ -21,6 +22,8 @@ from typing import Any
 from kombu.transport import TRANSPORT_ALIASES, virtual
 
 from geopin.sqlite import Database
+
+log = logging.getLogger(__name__)
 
 SCHEME = "geopin-sqlite"
 _SCHEMA = """
@@ -50,6 +53,11 @@ def queue_length(database: Path, queue: str) -> int:
         .fetchone()
     )
     return int(row[0])
+
+
+def ping(database: Path) -> None:
+    """Take the queue's write lock and let it go: fails while another process holds it."""
+    _database(database).ping()
 
 
 _databases: dict[Path, Database] = {}
@@ -95,6 +103,16 @@ class Channel(virtual.Channel):  # type: ignore[misc]
             )
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
+        try:
+            return self._take(queue)
+        except sqlite3.OperationalError as exc:
+            # Locked past the busy timeout: nothing to deliver this time, the next poll tries
+            # again. Raised as it is, it would stop the worker ("Unrecoverable error").
+            log.warning("could not poll queue %s: %s", queue, exc)
+            raise Empty() from exc
+
+    def _take(self, queue: str) -> dict[str, Any]:
+        """The oldest waiting message, marked taken (and expired takings offered again)."""
         now = time.time()
         with self._db.transaction() as conn:
             conn.execute(

@@ -96,7 +96,7 @@ class LimitSettings(BaseModel):
         500, ge=1, description="Submissions answer 503 while the embed queue holds more jobs."
     )
     retry_after_s: int = Field(
-        5, ge=1, description="Retry-After of a 503 for a full queue, seconds."
+        5, ge=1, description="Retry-After of a 503 (a full queue, or a backend down), seconds."
     )
 
     @field_validator("submit", "read")

@@ -18,7 +18,11 @@ from dataclasses import dataclass
 
 import redis
 
+from geopin.jobs import StoreUnavailable
+from geopin.outages import OutageTranslation
+
 log = logging.getLogger(__name__)
+_redis_outage = OutageTranslation(redis.RedisError, StoreUnavailable, "Redis")
 
 
 @dataclass(frozen=True)
@@ -33,10 +37,12 @@ class DueSet:
         self._redis = client
         self._key = f"{key_prefix}:webhook-due"
 
+    @_redis_outage
     def add(self, due: DueAttempt, at: float) -> None:
         member = json.dumps([due.job_id, due.round, due.attempt])
         self._redis.zadd(self._key, {member: at})
 
+    @_redis_outage
     def take(self, now: float, limit: int = 100) -> list[DueAttempt]:
         """Remove and return what is due; of two movers, only one gets each entry (ZREM)."""
         taken = []

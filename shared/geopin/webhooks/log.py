@@ -16,7 +16,11 @@ from typing import Any, Protocol
 
 import redis
 
+from geopin.jobs import StoreUnavailable
+from geopin.outages import OutageTranslation
+
 MAX_KEPT_ATTEMPTS = 100  # a job redelivered many times keeps its latest attempts only
+_redis_outage = OutageTranslation(redis.RedisError, StoreUnavailable, "Redis")
 
 
 class DeliveryStatus(StrEnum):
@@ -72,6 +76,7 @@ class RedisDeliveryLog:
     def _keys(self, job_id: str) -> tuple[str, str]:
         return f"{self._prefix}:webhook:{job_id}", f"{self._prefix}:webhook-attempts:{job_id}"
 
+    @_redis_outage
     def start_round(self, job_id: str, webhook_id: str) -> int:
         """Open the next round (1 for the first) as pending; returns its number."""
         state = self._keys(job_id)[0]
@@ -82,6 +87,7 @@ class RedisDeliveryLog:
             round_: int = pipe.execute()[0]
         return round_
 
+    @_redis_outage
     def get(self, job_id: str) -> Delivery | None:
         state_key, attempts_key = self._keys(job_id)
         state = self._redis.hgetall(state_key)
@@ -95,6 +101,7 @@ class RedisDeliveryLog:
             attempts=[Attempt(**json.loads(raw)) for raw in raw_attempts],  # type: ignore[union-attr]
         )
 
+    @_redis_outage
     def claim(self, job_id: str, round_: int, attempt: int, ttl_s: int) -> bool:
         """True for the one caller that may make this attempt now.
 
@@ -104,6 +111,7 @@ class RedisDeliveryLog:
         key = f"{self._prefix}:webhook-claim:{job_id}:{round_}:{attempt}"
         return bool(self._redis.set(key, 1, nx=True, ex=ttl_s))
 
+    @_redis_outage
     def record(self, job_id: str, attempt: Attempt, status: DeliveryStatus) -> None:
         """Keep the attempt; set the status only if the attempt belongs to the current round."""
         state_key, attempts_key = self._keys(job_id)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 from geopin.queue import sqlite as broker
 from kombu import Connection, Queue
 
@@ -55,3 +57,21 @@ def test_a_message_taken_longer_than_the_visibility_timeout_is_offered_again(
         again.ack()
     crashed.release()
     assert broker.queue_length(tmp_path / "q.db", "embed") == 0
+
+
+def test_a_locked_queue_delivers_nothing_until_released_and_keeps_its_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("geopin.sqlite.BUSY_TIMEOUT_S", 0.1)  # this test's waits, not 2 s
+    _send(tmp_path / "q.db", "job-1")
+    lock = sqlite3.connect(tmp_path / "q.db", isolation_level=None)
+    with _connection(tmp_path / "q.db") as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        lock.execute("BEGIN EXCLUSIVE")  # another process's stuck write
+        with pytest.raises(queue.Empty):
+            queue.get(timeout=0.5)  # not sqlite3.OperationalError, which would stop a worker
+        lock.execute("ROLLBACK")
+        message = queue.get(timeout=1)
+        assert message.payload == "job-1"
+        message.ack()
+    lock.close()
