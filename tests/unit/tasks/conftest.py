@@ -12,8 +12,12 @@ import geopin_embedder.tasks as embedder_tasks
 import geopin_notifier.tasks as notifier_tasks
 import geopin_searcher.tasks as searcher_tasks
 import pytest
+from geopin.jobs import JobStore
 from geopin.per_process import process_settings
 from geopin.settings import Settings
+from geopin.wiring import job_store
+
+from tests.unit.test_pipeline import RecordingNotifier
 
 
 def forget_everything_built() -> None:
@@ -38,3 +42,17 @@ def worker_process(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[
     forget_everything_built()
     yield process_settings()
     forget_everything_built()
+
+
+@pytest.fixture
+def store(worker_process: Settings) -> JobStore:
+    return job_store(worker_process)  # the same SQLite file as the tasks' own store
+
+
+@pytest.fixture
+def notifier(monkeypatch: pytest.MonkeyPatch) -> RecordingNotifier:
+    """Records the webhooks the pipeline tasks start, in place of the real notifier."""
+    recording = RecordingNotifier()
+    for tasks in (embedder_tasks, searcher_tasks):
+        monkeypatch.setattr(tasks, "notifier", lambda settings, celery: recording)
+    return recording

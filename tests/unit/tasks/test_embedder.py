@@ -11,7 +11,7 @@ from celery.signals import worker_init
 from geopin.jobs import JobStatus, JobStore, StoreUnavailable
 from geopin.model.info import ModelInfo
 from geopin.settings import Settings
-from geopin.wiring import job_store, presence
+from geopin.wiring import presence
 from prometheus_client import REGISTRY
 
 from tests.unit.test_pipeline import CountingEmbedder, RecordingNotifier
@@ -43,18 +43,6 @@ class FlakyStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
-
-
-@pytest.fixture
-def store(worker_process: Settings) -> JobStore:
-    return job_store(worker_process)  # the same SQLite file as the task's own store
-
-
-@pytest.fixture
-def notifier(monkeypatch: pytest.MonkeyPatch) -> RecordingNotifier:
-    recording = RecordingNotifier()
-    monkeypatch.setattr(embedder_tasks, "notifier", lambda settings, celery: recording)
-    return recording
 
 
 def use_embedder(monkeypatch: pytest.MonkeyPatch, embedder: FakeEmbedder) -> FakeEmbedder:

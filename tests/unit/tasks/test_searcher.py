@@ -11,8 +11,6 @@ import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from geopin.index import IndexUnavailable
 from geopin.jobs import Job, JobStatus, JobStore, QueryVector
-from geopin.settings import Settings
-from geopin.wiring import job_store
 
 from tests.unit.test_pipeline import FixedIndex, RecordingNotifier
 
@@ -29,18 +27,6 @@ class FailingIndex(FixedIndex):
         if self.errors:
             raise self.errors.pop(0)
         return super().search(*args, **kwargs)
-
-
-@pytest.fixture
-def store(worker_process: Settings) -> JobStore:
-    return job_store(worker_process)  # the same SQLite file as the task's own store
-
-
-@pytest.fixture
-def notifier(monkeypatch: pytest.MonkeyPatch) -> RecordingNotifier:
-    recording = RecordingNotifier()
-    monkeypatch.setattr(searcher_tasks, "notifier", lambda settings, celery: recording)
-    return recording
 
 
 def use_index(monkeypatch: pytest.MonkeyPatch, index: FixedIndex) -> FixedIndex:
