@@ -169,6 +169,25 @@ class JobTransitions(ABC):
     def _update(self, job_id: str, change: Callable[[Job], bool]) -> tuple[Job | None, bool]:
         """Apply ``change`` atomically (compare-and-set); it returns False to leave the job."""
 
+    @abstractmethod
+    def _insert(self, job: Job, upload: bytes) -> None:
+        """Store a new job and its upload together, each with its expiry."""
+
+    def create(
+        self,
+        upload: bytes,
+        top_k: int,
+        *,
+        owner: str | None = None,
+        callback_url: str | None = None,
+        geo_filter: dict[str, Any] | None = None,
+    ) -> Job:
+        job = Job(
+            new_job_id(), top_k, owner=owner, callback_url=callback_url, geo_filter=geo_filter
+        )
+        self._insert(job, upload)
+        return job
+
     @staticmethod
     def _move(job: Job, status: JobStatus) -> None:
         job.status = status

@@ -8,7 +8,6 @@ compare-and-set the shared transitions need. Redis's errors leave as StoreUnavai
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import redis
@@ -18,7 +17,6 @@ from geopin.jobs.model import (
     JobTransitions,
     QueryVector,
     StoreUnavailable,
-    new_job_id,
     utc_now,
 )
 from geopin.outages import OutageTranslation
@@ -48,27 +46,11 @@ class RedisJobStore(JobTransitions):
         self._redis.ping()
 
     @_redis_outage
-    def create(
-        self,
-        upload: bytes,
-        top_k: int,
-        *,
-        owner: str | None = None,
-        callback_url: str | None = None,
-        geo_filter: dict[str, Any] | None = None,
-    ) -> Job:
-        job = Job(
-            job_id=new_job_id(),
-            top_k=top_k,
-            owner=owner,
-            callback_url=callback_url,
-            geo_filter=geo_filter,
-        )
+    def _insert(self, job: Job, upload: bytes) -> None:
         with self._redis.pipeline(transaction=True) as pipe:
             pipe.set(self._key("upload", job.job_id), upload, ex=self._settings.upload_ttl_s)
             pipe.set(self._key("job", job.job_id), job.to_json(), ex=self._settings.result_ttl_s)
             pipe.execute()
-        return job
 
     @_redis_outage
     def discard(self, job_id: str) -> None:

@@ -15,11 +15,10 @@ import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from geopin.jobs import Job, JobTransitions, QueryVector, StoreUnavailable, new_job_id, utc_now
+from geopin.jobs import Job, JobTransitions, QueryVector, StoreUnavailable, utc_now
 from geopin.outages import OutageTranslation
 from geopin.settings import JobSettings
 from geopin.sqlite import Database
@@ -52,22 +51,7 @@ class SqliteJobStore(JobTransitions):
         self._db.ping()
 
     @_sqlite_outage
-    def create(
-        self,
-        upload: bytes,
-        top_k: int,
-        *,
-        owner: str | None = None,
-        callback_url: str | None = None,
-        geo_filter: dict[str, Any] | None = None,
-    ) -> Job:
-        job = Job(
-            job_id=new_job_id(),
-            top_k=top_k,
-            owner=owner,
-            callback_url=callback_url,
-            geo_filter=geo_filter,
-        )
+    def _insert(self, job: Job, upload: bytes) -> None:
         now = time.time()
         with self._db.transaction() as conn:
             for table in _TABLES:  # what Redis would have expired by now
@@ -80,7 +64,6 @@ class SqliteJobStore(JobTransitions):
                 "INSERT INTO jobs VALUES (?, ?, ?)",
                 (job.job_id, job.to_json(), now + self._settings.result_ttl_s),
             )
-        return job
 
     @_sqlite_outage
     def discard(self, job_id: str) -> None:
