@@ -1,4 +1,7 @@
-"""Errors as RFC 9457 problem details: ``application/problem+json`` with a stable code."""
+"""Errors as RFC 9457 problem details: ``application/problem+json`` with a stable code.
+
+Every code is an entry of geopin.errors' catalogue, which gives its status and title.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify
+from geopin.errors import CATALOGUE, error_code
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
-    """Raise from a view to answer with a problem document."""
+    """Raise from a view to answer with a problem document (:meth:`of` a catalogued code)."""
 
     def __init__(
         self,
@@ -23,6 +27,9 @@ class Problem(Exception):
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
+        catalogued = error_code(code).status
+        if catalogued != status:
+            raise ValueError(f"{code} answers {catalogued}, not {status} (see geopin.errors)")
         super().__init__(detail)
         self.headers = headers or {}
         self.status, self.code, self.title, self.detail, self.extra = (
@@ -32,6 +39,16 @@ class Problem(Exception):
             detail,
             extra,
         )
+
+    @classmethod
+    def of(
+        cls, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> Problem:
+        """The problem for ``code``, with the status and title its catalogue entry gives."""
+        entry = error_code(code)
+        if entry.status is None:
+            raise ValueError(f"{code} is a failed job's code, never an answer of the API")
+        return cls(entry.status, code, entry.title, detail, headers, **extra)
 
     def response(self) -> Response:
         body = {
@@ -49,14 +66,20 @@ class Problem(Exception):
         return response
 
 
-def _from_http_exception(exc: HTTPException) -> Response:
-    status = exc.code or 500
-    name = exc.name or "Error"
-    code = name.lower().replace(" ", "-")
+def _code_of(exc: HTTPException) -> str:
+    """Werkzeug's refusal as a catalogued code: its name (``method-not-allowed``), or the
+    catalogue's general code for its class of status when the name has no entry."""
     if isinstance(exc, RequestEntityTooLarge):
-        code = "upload-too-large"  # the same code whichever layer noticed the size
-    problem = Problem(status, code, name, exc.description or name)
-    response = problem.response()
+        return "upload-too-large"  # the same code whichever layer noticed the size
+    code = (exc.name or "").lower().replace(" ", "-")
+    if CATALOGUE.get(code) is not None and CATALOGUE[code].status == exc.code:
+        return code
+    log.warning("answering %s %r as a catalogued code", exc.code, exc.name)
+    return "internal-error" if (exc.code or 500) >= 500 else "bad-request"
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    response = Problem.of(_code_of(exc), exc.description or exc.name or "").response()
     if exc.response is None:
         for header, value in exc.get_headers():
             if header.lower() not in ("content-type", "content-length"):
@@ -71,6 +94,4 @@ def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:
         log.exception("unhandled error")  # the traceback goes to the log, never to the client
-        return Problem(
-            500, "internal-error", "Internal Server Error", "something went wrong on our side"
-        ).response()
+        return Problem.of("internal-error", "something went wrong on our side").response()

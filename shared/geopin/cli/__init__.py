@@ -14,6 +14,7 @@ from geopin.cli.index import index
 from geopin.cli.keys import keys
 from geopin.cli.up import up
 from geopin.settings import Settings
+from geopin.top_k import TOP_K_MAX, TOP_K_MIN
 
 if TYPE_CHECKING:
     from geopin_tools.model.architecture import Backbone
@@ -247,7 +248,7 @@ def model_quantize(
     show_default="GEOPIN_URL or " + DEFAULT_GATEWAY,
     help="The gateway.",
 )
-@click.option("--top-k", type=click.IntRange(1, 100), default=None)
+@click.option("--top-k", type=click.IntRange(TOP_K_MIN, TOP_K_MAX), default=None)
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
 @click.option("--api-key", envvar="GEOPIN_API_KEY", help="Bearer key [env GEOPIN_API_KEY].")
 @click.option("--callback-url", help="Also POST a signed webhook here when the job ends.")
