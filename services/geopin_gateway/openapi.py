@@ -11,28 +11,18 @@ missing here; schemathesis checks the live gateway's answers against it.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from geopin.errors import ErrorCode, error_code
-from geopin.geo import decimals_pattern
+from geopin.geo import MAX_RADIUS_M, decimals_pattern
 from geopin.images import ACCEPTED_MEDIA_TYPES
 from geopin.jobs import JOB_ID_PATTERN
 from geopin.settings import Settings
 from geopin.top_k import TOP_K_MAX, TOP_K_MIN
 
+from geopin_gateway.openapi_problems import v1_problems
 from geopin_gateway.openapi_schemas import SCHEMAS
 
-PROBLEM = "application/problem+json"
-
-# Every /v1 route: a key is checked (and looked up in Redis), and requests are counted.
-_V1_CODES = (
-    "missing-api-key",
-    "invalid-api-key",
-    "api-key-revoked",
-    "rate-limited",
-    "queue-unavailable",
-)
+# What a submission can be refused for, beyond what every /v1 route can.
 _SUBMIT_CODES = (
     "bad-request",
     "missing-image",
@@ -48,45 +38,6 @@ _SUBMIT_CODES = (
     "unsupported-image-type",
     "queue-full",
 )
-
-_RETRY_AFTER = {
-    "description": "Seconds to wait before trying again.",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 1},
-}
-_HEADERS_BY_STATUS: dict[int, dict[str, Any]] = {
-    401: {
-        "WWW-Authenticate": {
-            "description": "The scheme to use: Bearer.",
-            "required": True,
-            "schema": {"type": "string"},
-        }
-    },
-    429: {"Retry-After": _RETRY_AFTER},
-    503: {"Retry-After": _RETRY_AFTER},
-}
-
-
-def _v1_problems(*codes: str) -> dict[str, Any]:
-    """A /v1 route's refusals: one response per status, its codes enumerated in its schema."""
-    by_status: dict[int, list[ErrorCode]] = defaultdict(list)
-    for entry in map(error_code, (*codes, *_V1_CODES)):
-        if entry.status is None:
-            raise ValueError(f"{entry.code} is a failed job's code, never an answer of the API")
-        by_status[entry.status].append(entry)
-    return {str(status): _problem(status, by_status[status]) for status in sorted(by_status)}
-
-
-def _problem(status: int, entries: list[ErrorCode]) -> dict[str, Any]:
-    schema = {
-        "allOf": [{"$ref": "#/components/schemas/Problem"}],
-        "properties": {"status": {"const": status}, "code": {"enum": [e.code for e in entries]}},
-    }
-    return {
-        "description": "; ".join(f"`{e.code}`: {e.when}" for e in entries) + ".",
-        "content": {PROBLEM: {"schema": schema}},
-        "headers": _HEADERS_BY_STATUS.get(status, {}),
-    }
 
 
 def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -125,7 +76,9 @@ def _submit_fields() -> dict[str, dict[str, Any]]:
             4, "Search area: south,west,north,east in degrees (west > east crosses 180°)."
         ),
         "center": decimals(2, "Search area: lat,lon in degrees, with radius_m."),
-        "radius_m": decimals(1, "Radius around center, metres: above 0, at most 20,015 km."),
+        "radius_m": decimals(
+            1, f"Radius around center, metres: above 0, at most {MAX_RADIUS_M / 1000:,.0f} km."
+        ),
     }
 
 
@@ -150,7 +103,13 @@ def _submit(settings: Settings) -> dict[str, Any]:
         "both are checked and the form's are used.",
         "tags": ["jobs"],
         "parameters": [
-            {"name": name, "in": "query", "required": False, "schema": schema}
+            {
+                "name": name,
+                "in": "query",
+                "required": False,
+                "description": schema["description"],
+                "schema": schema,
+            }
             for name, schema in fields.items()
         ],
         "requestBody": {
@@ -188,7 +147,7 @@ def _submit(settings: Settings) -> dict[str, Any]:
                     },
                 },
             ),
-            **_v1_problems(*_SUBMIT_CODES),
+            **v1_problems(*_SUBMIT_CODES),
         },
     }
 
@@ -234,7 +193,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 "parameters": [_JOB_ID],
                 "responses": {
                     "200": _json("Job", "The job.", links=_JOB_LINKS),
-                    **_v1_problems("job-not-found"),
+                    **v1_problems("job-not-found"),
                 },
             }
         },
@@ -248,7 +207,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
                     "202": _json(
                         "Job", "A new round of delivery attempts has started.", links=_JOB_LINKS
                     ),
-                    **_v1_problems("job-not-found", "job-not-finished", "no-callback"),
+                    **v1_problems("job-not-found", "job-not-finished", "no-callback"),
                 },
             }
         },
@@ -277,7 +236,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
                             "Cache-Control": {"required": True, "schema": {"type": "string"}}
                         },
                     },
-                    **_v1_problems("thumbnail-not-found"),
+                    **v1_problems("thumbnail-not-found"),
                 },
             }
         },

@@ -150,8 +150,8 @@ _ENTRIES: Final = (
     ErrorCode(
         "queue-unavailable",
         "Queue unavailable",
-        "the job store or the queue (Redis, or SQLite in embedded mode) cannot be reached; "
-        "nothing was queued",
+        "the job store or the queue (Redis, or SQLite in embedded mode) cannot be reached "
+        "(a submission then queues nothing)",
         503,
     ),
     ErrorCode(

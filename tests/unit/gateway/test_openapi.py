@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from geopin.jobs import new_job_id
 from geopin.settings import Mode, Settings
 from geopin.top_k import TOP_K_MAX, TOP_K_MIN
 from geopin_gateway.app import create_app
-from geopin_gateway.openapi import PROBLEM
+from geopin_gateway.openapi_problems import PROBLEM
 from PIL import Image
 
 from tests.factories import encode
@@ -198,3 +199,10 @@ def test_a_failed_jobs_documented_codes_are_the_catalogues(app: Flask) -> None:
     job = _spec(app)["components"]["schemas"]["Job"]
     codes = job["properties"]["error"]["properties"]["code"]["enum"]
     assert codes == [e.code for e in failed_job_codes()]
+
+
+def test_docs_page_describes_every_parameter(app: Flask) -> None:
+    page = app.test_client().get("/docs").get_data(as_text=True)
+    for op in _operations(_spec(app)).values():
+        for parameter in op["parameters"]:
+            assert escape(parameter.get("description", parameter["name"])) in page
