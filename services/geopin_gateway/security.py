@@ -63,9 +63,9 @@ def read_rate() -> str:
     return gateway().settings.limits.read
 
 
-# One per process, as flask-limiter has it: init_app binds it to the process's one gateway app
-# (its storage, prefix and switch), so a test that builds apps with other limits builds a
-# fresh app before it sends requests.
+# Module-level, as flask-limiter has it, so views can name it; its storage and switch are
+# those of the app init_app last saw. A gateway process serves one app; a test that builds
+# several uses each one before it builds the next.
 limiter = Limiter(
     _rate_limit_key,
     # Its own headers would put a Retry-After on every answer, 202 and 503 included.

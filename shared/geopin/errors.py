@@ -215,11 +215,10 @@ def error_code(code: str) -> ErrorCode:
         raise UnknownErrorCode(f"{code!r} is not in geopin.errors' catalogue") from None
 
 
-def api_codes(*statuses: int) -> tuple[ErrorCode, ...]:
-    """The codes the API answers with one of ``statuses`` (every such code when none is given)."""
-    return tuple(
-        e for e in _ENTRIES if e.status is not None and (not statuses or e.status in statuses)
-    )
+def api_codes() -> tuple[ErrorCode, ...]:
+    """The codes the API answers with, by status."""
+    answers = [e for e in _ENTRIES if e.status is not None]
+    return tuple(sorted(answers, key=lambda e: e.status or 0))
 
 
 def failed_job_codes() -> tuple[ErrorCode, ...]:
@@ -228,9 +227,8 @@ def failed_job_codes() -> tuple[ErrorCode, ...]:
 
 def error_reference() -> str:
     """The README's error tables: the API's problem codes, then a failed job's codes."""
-    api = sorted(api_codes(), key=lambda e: e.status or 0)
     rows = ["| Status | `code` | When |", "| --- | --- | --- |"]
-    rows += [f"| {e.status} | `{e.code}` | {e.when} |" for e in api]
+    rows += [f"| {e.status} | `{e.code}` | {e.when} |" for e in api_codes()]
     rows += ["", "A failed job's `error.code` is one of:", ""]
     rows += ["| `code` | When |", "| --- | --- |"]
     rows += [f"| `{e.code}` | {e.when} |" for e in failed_job_codes()]

@@ -61,8 +61,9 @@ def valid_data_is_refused_only_for_its_content(
     return None
 
 
-# The routes of a job, reached with real IDs through the document's links: these answers
-# prove it (a thumbnail needs a job that succeeded, and its best match's ID).
+# Answers that only a real ID gets: the stateful phase follows the document's links from a
+# submitted job (and fuzzing reuses IDs from earlier answers). A thumbnail needs a job that
+# succeeded, and its best match's ID.
 REACHED_WITH_REAL_IDS = {
     "GET /v1/jobs/{job_id}": {200},
     "POST /v1/jobs/{job_id}/redeliver": {202, 409},
@@ -72,6 +73,8 @@ REACHED_WITH_REAL_IDS = {
 
 @schemathesis.check
 class JobRoutesAreReached:
+    """Fails the run if a job's routes never answered a real job or reference."""
+
     def __init__(self) -> None:
         self.reached: set[str] = set()
 
