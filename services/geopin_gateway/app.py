@@ -24,7 +24,7 @@ from geopin_gateway.api import docs, health, jobs, references, web
 from geopin_gateway.api.metrics import init_metrics
 from geopin_gateway.context import Gateway
 from geopin_gateway.problems import register_problem_handlers
-from geopin_gateway.security import init_security, limit_views
+from geopin_gateway.security import init_security
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     log_choice(settings, "gateway")
     register_problem_handlers(app, settings.limits.retry_after_s)
     init_metrics(app, broker(settings).queue_length)
-    limiter = init_security(app, settings)
+    init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")
     app.register_blueprint(health.bp)
@@ -61,14 +61,4 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.bp)
     app.register_blueprint(references.bp)
     app.register_blueprint(web.bp)
-    limit_views(
-        app,
-        limiter,
-        {
-            "jobs.submit_job": settings.limits.submit,
-            "jobs.redeliver": settings.limits.submit,
-            "jobs.get_job": settings.limits.read,
-            "references.thumbnail": settings.limits.read,
-        },
-    )
     return app

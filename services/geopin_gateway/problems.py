@@ -1,4 +1,7 @@
-"""Errors as RFC 9457 problem details: ``application/problem+json`` with a stable code."""
+"""Errors as RFC 9457 problem details: ``application/problem+json`` with a stable code.
+
+Every code is an entry of geopin.errors' catalogue, which gives its status and title.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from geopin.errors import CATALOGUE, error_code
 from geopin.index import IndexUnavailable
 from geopin.jobs import StoreUnavailable
 from geopin.queue import QueueUnavailable
@@ -15,7 +19,7 @@ log = logging.getLogger(__name__)
 
 
 class Problem(Exception):
-    """Raise from a view to answer with a problem document."""
+    """Raise from a view to answer with a problem document (:meth:`of` a catalogued code)."""
 
     def __init__(
         self,
@@ -26,6 +30,9 @@ class Problem(Exception):
         headers: dict[str, str] | None = None,
         **extra: Any,
     ) -> None:
+        catalogued = error_code(code).status
+        if catalogued != status:
+            raise ValueError(f"{code} answers {catalogued}, not {status} (see geopin.errors)")
         super().__init__(detail)
         self.headers = headers or {}
         self.status, self.code, self.title, self.detail, self.extra = (
@@ -35,6 +42,16 @@ class Problem(Exception):
             detail,
             extra,
         )
+
+    @classmethod
+    def of(
+        cls, code: str, detail: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> Problem:
+        """The problem for ``code``, with the status and title its catalogue entry gives."""
+        entry = error_code(code)
+        if entry.status is None:
+            raise ValueError(f"{code} is a failed job's code, never an answer of the API")
+        return cls(entry.status, code, entry.title, detail, headers, **extra)
 
     def response(self) -> Response:
         body = {
@@ -52,14 +69,20 @@ class Problem(Exception):
         return response
 
 
-def _from_http_exception(exc: HTTPException) -> Response:
-    status = exc.code or 500
-    name = exc.name or "Error"
-    code = name.lower().replace(" ", "-")
+def _code_of(exc: HTTPException) -> str:
+    """Werkzeug's refusal as a catalogued code: its name (``method-not-allowed``), or the
+    catalogue's general code for its class of status when the name has no entry."""
     if isinstance(exc, RequestEntityTooLarge):
-        code = "upload-too-large"  # the same code whichever layer noticed the size
-    problem = Problem(status, code, name, exc.description or name)
-    response = problem.response()
+        return "upload-too-large"  # the same code whichever layer noticed the size
+    code = (exc.name or "").lower().replace(" ", "-")
+    if CATALOGUE.get(code) is not None and CATALOGUE[code].status == exc.code:
+        return code
+    log.warning("answering %s %r as a catalogued code", exc.code, exc.name)
+    return "internal-error" if (exc.code or 500) >= 500 else "bad-request"
+
+
+def _from_http_exception(exc: HTTPException) -> Response:
+    response = Problem.of(_code_of(exc), exc.description or exc.name or "").response()
     if exc.response is None:
         for header, value in exc.get_headers():
             if header.lower() not in ("content-type", "content-length"):
@@ -68,10 +91,10 @@ def _from_http_exception(exc: HTTPException) -> Response:
 
 
 # What a client reads when a backend is down; the backend's own words go to the log only.
-_OUTAGES: dict[type[Exception], tuple[str, str]] = {
-    StoreUnavailable: ("Queue unavailable", "the job store did not answer"),
-    QueueUnavailable: ("Queue unavailable", "the job queue did not answer"),
-    IndexUnavailable: ("Index unavailable", "the reference index did not answer"),
+_OUTAGES: dict[type[Exception], str] = {
+    StoreUnavailable: "the job store did not answer",
+    QueueUnavailable: "the job queue did not answer",
+    IndexUnavailable: "the reference index did not answer",
 }
 
 
@@ -82,11 +105,9 @@ def register_problem_handlers(app: Flask, retry_after_s: int) -> None:
 
     def outage(exc: StoreUnavailable | QueueUnavailable | IndexUnavailable) -> Response:
         log.warning("%s on %s %s: %s", exc.code, request.method, request.path, exc)
-        title, what = next(words for kind, words in _OUTAGES.items() if isinstance(exc, kind))
-        return Problem(
-            503,
+        what = next(words for kind, words in _OUTAGES.items() if isinstance(exc, kind))
+        return Problem.of(
             exc.code,
-            title,
             f"{what}; try again in {retry_after_s} s",
             headers={"Retry-After": str(retry_after_s)},
         ).response()
@@ -97,6 +118,4 @@ def register_problem_handlers(app: Flask, retry_after_s: int) -> None:
     @app.errorhandler(Exception)
     def internal_error(exc: Exception) -> Response:
         log.exception("unhandled error")  # the traceback goes to the log, never to the client
-        return Problem(
-            500, "internal-error", "Internal Server Error", "something went wrong on our side"
-        ).response()
+        return Problem.of("internal-error", "something went wrong on our side").response()

@@ -1,4 +1,8 @@
-"""The gateway's door: API keys on /v1, and per-key rate limits (flask-limiter on Redis)."""
+"""The gateway's door: API keys on /v1, and per-key rate limits (flask-limiter on Redis).
+
+Views carry their own limit, ``@limiter.limit(submit_rate)`` or ``@limiter.limit(read_rate)``;
+the app factory binds :data:`limiter` to the app and its settings (:func:`init_security`).
+"""
 
 from __future__ import annotations
 
@@ -24,9 +28,7 @@ def current_key() -> ApiKey | None:
 
 
 def _unauthorized(code: str, detail: str) -> Problem:
-    return Problem(
-        401, code, "Unauthorized", detail, headers={"WWW-Authenticate": 'Bearer realm="geopin"'}
-    )
+    return Problem.of(code, detail, headers={"WWW-Authenticate": 'Bearer realm="geopin"'})
 
 
 def authenticate() -> None:
@@ -41,8 +43,7 @@ def authenticate() -> None:
     if key is None:
         raise _unauthorized("invalid-api-key", "this API key is not known")
     if key.revoked_at is not None:
-        detail = f"this API key was revoked at {key.revoked_at}"
-        raise Problem(403, "api-key-revoked", "Forbidden", detail)
+        raise Problem.of("api-key-revoked", f"this API key was revoked at {key.revoked_at}")
     g.api_key = key
 
 
@@ -52,43 +53,44 @@ def _rate_limit_key() -> str:
     return f"key:{key.key_id}" if key is not None else f"addr:{get_remote_address()}"
 
 
-def init_security(app: Flask, settings: Settings) -> Limiter:
+def submit_rate() -> str:
+    """Submissions and redeliveries (GEOPIN_LIMITS__SUBMIT), each route counted on its own."""
+    return gateway().settings.limits.submit
+
+
+def read_rate() -> str:
+    """Job reads and thumbnails (GEOPIN_LIMITS__READ)."""
+    return gateway().settings.limits.read
+
+
+# Module-level, as flask-limiter has it, so views can name it; its storage and switch are
+# those of the app init_app last saw. A gateway process serves one app; a test that builds
+# several uses each one before it builds the next.
+limiter = Limiter(
+    _rate_limit_key,
+    # Its own headers would put a Retry-After on every answer, 202 and 503 included.
+    headers_enabled=False,
+    # The request goes on if Redis is down: the job store then answers 503 on its own.
+    swallow_errors=True,
+)
+
+
+def init_security(app: Flask, settings: Settings) -> None:
     """Authentication, then rate limits: registered in this order, they run in this order."""
     app.before_request(authenticate)
-    limiter = Limiter(
-        _rate_limit_key,
-        app=app,
-        storage_uri=rate_limit_storage(settings),
-        key_prefix=f"{settings.redis.key_prefix}:limits",
-        # Its own headers would put a Retry-After on every answer, 202 and 503 included.
-        headers_enabled=False,
-        enabled=settings.limits.enabled,
-        # The request goes on if Redis is down: the job store then answers 503 on its own.
-        swallow_errors=True,
+    app.config.update(
+        RATELIMIT_ENABLED=settings.limits.enabled,
+        RATELIMIT_STORAGE_URI=rate_limit_storage(settings),
+        RATELIMIT_KEY_PREFIX=f"{settings.redis.key_prefix}:limits",
     )
+    limiter.init_app(app)
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded) -> Response:
         breached = limiter.current_limit
         wait_s = max(1, int(breached.reset_at - time.time())) if breached else 1
-        return Problem(
-            429,
+        return Problem.of(
             "rate-limited",
-            "Too many requests",
             f"at most {exc.description} of these requests; retry in {wait_s} s",
             headers={"Retry-After": str(wait_s)},
         ).response()
-
-    return limiter
-
-
-def limit_views(app: Flask, limiter: Limiter, rates: dict[str, str]) -> None:
-    """Wrap each endpoint's view in its limit, e.g. ``{"jobs.get_job": "600/minute"}``.
-
-    Done here, once the app exists, because the views are defined at import time and the
-    limiter (with its Redis storage from the settings) only in the app factory.
-    """
-    for endpoint, rate in rates.items():
-        view = app.view_functions[endpoint]
-        # flask-limiter's overloads cover views and blueprints; mypy cannot pick the view's.
-        app.view_functions[endpoint] = limiter.limit(rate)(view)  # type: ignore[assignment]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -127,14 +128,17 @@ def parse_geo_filter(
         raise BadGeoFilter(f"center: {exc}") from exc
 
 
+def decimals_pattern(count: int) -> str:
+    """``count`` comma-separated plain decimals (``-12.5``: no exponent, sign or space), the
+    syntax of ``bbox``, ``center`` and ``radius_m``; a JSON Schema pattern once anchored."""
+    decimal = r"-?[0-9]+(?:\.[0-9]+)?"
+    return f"{decimal}(?:,{decimal}){{{count - 1}}}"
+
+
 def _numbers(text: str, count: int, name: str, form: str) -> list[float]:
-    try:
-        values = [float(part) for part in text.split(",")]
-    except ValueError:
-        values = []
-    if len(values) != count or not all(math.isfinite(v) for v in values):
-        raise BadGeoFilter(f"{name} must be {count} number(s), {form}; got {text!r}")
-    return values
+    if not re.fullmatch(decimals_pattern(count), text):
+        raise BadGeoFilter(f"{name} must be {count} plain decimal number(s), {form}; got {text!r}")
+    return [float(part) for part in text.split(",")]
 
 
 def utm_to_latlon(east: float, north: float, zone_number: int, zone_letter: str) -> LatLon:

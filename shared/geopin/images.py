@@ -46,10 +46,17 @@ class ImageFormat(StrEnum):
     HEIF = "heif"
 
 
-class ImageRejected(Exception):
-    """An upload GeoPin will not embed; ``code`` is stable for clients, ``detail`` is for humans."""
+# The Content-Types a photo may be sent as: one per format, and image/heic, the name phones
+# give HEVC-coded HEIF (the only kind decoded here). The gateway, its OpenAPI document, the
+# web page and the docs all take the list from here.
+ACCEPTED_MEDIA_TYPES: Final = (*(f"image/{f.value}" for f in ImageFormat), "image/heic")
 
-    code: ClassVar[str] = "image-rejected"
+
+class ImageRejected(Exception):
+    """An upload GeoPin will not embed; ``code`` (in geopin.errors' catalogue) is stable for
+    clients, ``detail`` is for humans."""
+
+    code: ClassVar[str]
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -57,7 +64,7 @@ class ImageRejected(Exception):
 
 
 class UnsupportedImageType(ImageRejected):
-    """Not JPEG, PNG, WebP or HEIF (the gateway answers 415)."""
+    """Not one of :class:`ImageFormat` (the gateway answers 415)."""
 
     code: ClassVar[str] = "unsupported-image-type"
 
@@ -177,7 +184,8 @@ def _load(data: bytes, max_pixels: int, *, reduced: bool) -> tuple[ImageFormat, 
         raise UndecodableImage("the upload is empty")
     image_format = sniff_format(data)
     if image_format is None:
-        raise UnsupportedImageType("the data is not a JPEG, PNG, WebP or HEIC image")
+        accepted = ", ".join(ACCEPTED_MEDIA_TYPES)
+        raise UnsupportedImageType(f"the data is none of the accepted types: {accepted}")
     if image_format is ImageFormat.WEBP:
         _check_size(_webp_canvas_size(data), max_pixels)
     try:

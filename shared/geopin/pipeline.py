@@ -12,6 +12,7 @@ import logging
 import time
 from typing import Protocol
 
+from geopin.errors import CATALOGUE
 from geopin.geo import geo_filter_from_dict
 from geopin.images import ImageRejected
 from geopin.index import IndexMissing, ModelMismatch, VectorIndex
@@ -44,7 +45,15 @@ def job_ended(job: Job, notifier: Notifier) -> None:
 
 
 def fail_job(store: JobStore, notifier: Notifier, job_id: str, code: str, message: str) -> None:
-    """End the job as failed and, if this call ended it, follow up on its end."""
+    """End the job as failed and, if this call ended it, follow up on its end.
+
+    ``code`` is one of geopin.errors' failed-job codes; any other is a bug, recorded as
+    ``internal-error`` so that clients only ever see documented codes.
+    """
+    entry = CATALOGUE.get(code)
+    if entry is None or not entry.in_failed_jobs:
+        log.error("job %s failed with %r, not a failed job's code in geopin.errors", job_id, code)
+        code = "internal-error"
     if ended := store.fail(job_id, code, message):
         job_ended(ended, notifier)
 

@@ -44,9 +44,9 @@ HUGE_JPEG = JPEG + b"\0" * (MAX_UPLOAD + 1 - len(JPEG))
     [
         (b"", "image/jpeg", 400, "empty-upload"),
         (b"just some text", "text/plain", 415, "unsupported-media-type"),
-        (b"GIF89a not really a photo at all", "image/gif", 415, "unsupported-image-type"),
+        (b"GIF89a not really a photo at all", "image/gif", 415, "unsupported-media-type"),
         (b"\x00\x01 random bytes, no image", "image/jpeg", 415, "unsupported-image-type"),
-        (encode(place_photo(3), "GIF"), "image/gif", 415, "unsupported-image-type"),
+        (encode(place_photo(3), "GIF"), "image/png", 415, "unsupported-image-type"),
         (TRUNCATED_JPEG, "image/jpeg", 400, "undecodable-image"),
         (bomb_png(), "image/png", 400, "image-too-many-pixels"),
         (HUGE_JPEG, "image/jpeg", 413, "upload-too-large"),

@@ -12,7 +12,7 @@ from geopin.geo import BoundingBox, GeoFilter, LatLon
 from geopin.images import UndecodableImage
 from geopin.index import Match, ModelMismatch
 from geopin.jobs import Job, JobError, JobStatus, QueryVector, StatusChange, utc_now
-from geopin.pipeline import embed_step, search_step
+from geopin.pipeline import embed_step, fail_job, search_step
 from geopin.settings import LocationSettings
 
 LOCATION = LocationSettings()
@@ -222,3 +222,14 @@ def test_a_job_failed_by_a_step_starts_its_webhook_once(
     for _ in range(2):
         embed_step(job.job_id, store, CountingEmbedder(), notifier)
     assert [(j.job_id, j.status) for j in notifier.started] == [(job.job_id, JobStatus.FAILED)]
+
+
+def test_a_code_missing_from_the_catalogue_fails_the_job_as_internal_error(
+    store: MemoryStore, notifier: RecordingNotifier, caplog: pytest.LogCaptureFixture
+) -> None:
+    job = store.create(b"photo", top_k=3)
+    fail_job(store, notifier, job.job_id, "no-such-code", "a typo in a worker")
+    failed = store.jobs[job.job_id]
+    assert failed.error == JobError("internal-error", "a typo in a worker")
+    assert "no-such-code" in caplog.text
+    assert notifier.started == [failed]

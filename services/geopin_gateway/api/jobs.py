@@ -7,110 +7,106 @@ geopin.queue.QueueUnavailable) out of these views; the app answers it with 503 (
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, jsonify, request, url_for
 from geopin.geo import BadGeoFilter, GeoFilter, parse_geo_filter
-from geopin.images import ImageRejected, UnsupportedImageType, validate_upload
+from geopin.images import ACCEPTED_MEDIA_TYPES, ImageRejected, validate_upload
 from geopin.jobs import Job
 from geopin.logs import bind_job
 from geopin.queue import QueueUnavailable, enqueue_locate
+from geopin.top_k import TOP_K_MAX, TOP_K_MIN
 from geopin.webhooks.delivery import NoSigningSecret
 from geopin.webhooks.ssrf import CallbackRefused
+from werkzeug.datastructures import MultiDict
 
 from geopin_gateway.context import gateway
 from geopin_gateway.problems import Problem
-from geopin_gateway.security import current_key
+from geopin_gateway.security import current_key, limiter, read_rate, submit_rate
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("jobs", __name__, url_prefix="/v1")
 
-MAX_TOP_K = 100
+T = TypeVar("T")
+Fields = MultiDict[str, str]
+
+# The webhook of a job with a callback that has not ended: no delivery round is open yet.
+WAITING_FOR_JOB = "waiting-for-job"
 
 
 def _read_upload() -> bytes:
-    """The photo from a multipart field ``image``, or a raw body typed ``image/*``."""
+    """The photo from a multipart field ``image``, or a body typed one of the accepted types."""
     if request.mimetype == "multipart/form-data":
         file = request.files.get("image")
         if file is None:
-            raise Problem(
-                400, "missing-image", "No image", "send the photo in a form field named 'image'"
-            )
+            raise Problem.of("missing-image", "send the photo in a form field named 'image'")
         data: bytes = file.read()
-    elif request.mimetype.startswith("image/"):
+    elif request.mimetype in ACCEPTED_MEDIA_TYPES:
         data = request.get_data(cache=False)
     else:
-        raise Problem(
-            415,
+        raise Problem.of(
             "unsupported-media-type",
-            "Unsupported media type",
-            f"send multipart/form-data with a field 'image', or a body typed image/*; "
-            f"got {request.mimetype or 'no Content-Type'}",
+            f"send multipart/form-data with a field 'image', or a body typed one of "
+            f"{', '.join(ACCEPTED_MEDIA_TYPES)}; got {request.mimetype or 'no Content-Type'}",
         )
     limit = gateway().settings.images.max_upload_bytes
     if len(data) > limit:
-        raise _too_large(limit)
+        raise Problem.of("upload-too-large", f"photos may be at most {limit} bytes")
     if not data:
-        raise Problem(400, "empty-upload", "Empty upload", "the photo has no bytes")
+        raise Problem.of("empty-upload", "the photo has no bytes")
     return data
 
 
-def _too_large(limit: int) -> Problem:
-    return Problem(
-        413, "upload-too-large", "Upload too large", f"photos may be at most {limit} bytes"
-    )
+def _form_or_query(read: Callable[[Fields], T]) -> T:
+    """Fields come as form fields or query parameters: both are checked, the form's win."""
+    from_form, from_query = read(request.form), read(request.args)
+    return from_form if from_form is not None else from_query
 
 
-def _read_top_k() -> int:
-    raw = request.form.get("top_k") or request.args.get("top_k")
+def _top_k(fields: Fields) -> int | None:
+    raw = fields.get("top_k")
     if raw is None:
-        return gateway().settings.jobs.default_top_k
-    try:
-        top_k = int(raw)
-    except ValueError:
-        top_k = 0
-    if not 1 <= top_k <= MAX_TOP_K:
-        raise Problem(
-            400, "invalid-top-k", "Invalid top_k", f"top_k must be an integer from 1 to {MAX_TOP_K}"
+        return None
+    # Plain ASCII digits only, as the OpenAPI document's integer says (int() takes " +1_0").
+    top_k = int(raw) if re.fullmatch("[0-9]{1,9}", raw) else None
+    if top_k is None or not TOP_K_MIN <= top_k <= TOP_K_MAX:
+        raise Problem.of(
+            "invalid-top-k", f"top_k must be an integer from {TOP_K_MIN} to {TOP_K_MAX}"
         )
     return top_k
 
 
-def _read_geo_filter() -> GeoFilter | None:
+def _geo_filter(fields: Fields) -> GeoFilter | None:
     """An optional search area: ``bbox=south,west,north,east``, or ``center=lat,lon`` and
-    ``radius_m``, as form fields or query parameters."""
-
-    def field(name: str) -> str | None:
-        return request.form.get(name) or request.args.get(name)
-
+    ``radius_m``."""
     try:
-        return parse_geo_filter(field("bbox"), field("center"), field("radius_m"))
+        return parse_geo_filter(fields.get("bbox"), fields.get("center"), fields.get("radius_m"))
     except BadGeoFilter as exc:
-        raise Problem(400, "invalid-geo-filter", "Invalid search area", str(exc)) from exc
+        raise Problem.of("invalid-geo-filter", str(exc)) from exc
 
 
-def _read_callback_url(owner: str | None) -> str | None:
+def _callback_url(fields: Fields) -> str | None:
     """An optional ``callback_url``, refused now if the SSRF guard or a missing secret can tell."""
-    url = request.form.get("callback_url") or request.args.get("callback_url")
+    url = fields.get("callback_url")
     if url is None:
         return None
     try:
-        gateway().notifier.check_callback(url, owner)
+        gateway().notifier.check_callback(url, _owner())
     except NoSigningSecret as exc:
-        raise Problem(400, "webhooks-not-configured", "Webhooks not configured", str(exc)) from exc
+        raise Problem.of("webhooks-not-configured", str(exc)) from exc
     except CallbackRefused as exc:
-        raise Problem(400, "callback-url-refused", "Callback URL refused", str(exc)) from exc
+        raise Problem.of("callback-url-refused", str(exc)) from exc
     return url
 
 
 def _refuse_when_queue_is_full() -> None:
     limits = gateway().settings.limits
     if gateway().backpressure.full():
-        raise Problem(
-            503,
+        raise Problem.of(
             "queue-full",
-            "Too many jobs waiting",
             f"more than {limits.max_queued_jobs} jobs are waiting; try again later",
             headers={"Retry-After": str(limits.retry_after_s)},
         )
@@ -125,26 +121,24 @@ def _owned_job(job_id: str) -> Job:
     """The job, if it exists and belongs to the caller's key; 404 alike for both cases."""
     job = gateway().store.get(job_id)
     if job is None or job.owner != _owner():
-        raise Problem(
-            404, "job-not-found", "Job not found", "no job with this ID, or it has expired"
-        )
+        raise Problem.of("job-not-found", "no job with this ID, or it has expired")
     return job
 
 
 @bp.post("/jobs")
+@limiter.limit(submit_rate)
 def submit_job() -> tuple[Response, int, dict[str, str]]:
     ctx = gateway()
     _refuse_when_queue_is_full()  # before reading 20 MiB that would be thrown away
     data = _read_upload()
-    top_k = _read_top_k()
-    area = _read_geo_filter()
-    callback_url = _read_callback_url(_owner())
+    asked_top_k = _form_or_query(_top_k)
+    top_k = asked_top_k if asked_top_k is not None else ctx.settings.jobs.default_top_k
+    area = _form_or_query(_geo_filter)
+    callback_url = _form_or_query(_callback_url)
     try:
         validate_upload(data, ctx.settings.images.max_pixels)
-    except UnsupportedImageType as exc:
-        raise Problem(415, exc.code, "Unsupported image type", exc.detail) from exc
     except ImageRejected as exc:
-        raise Problem(400, exc.code, "Rejected image", exc.detail) from exc
+        raise Problem.of(exc.code, exc.detail) from exc
     job = ctx.store.create(
         data,
         top_k,
@@ -171,24 +165,24 @@ def _with_webhook(job: Job) -> dict[str, Any]:
     if job.callback_url is not None:
         delivery = gateway().notifier.delivery(job.job_id)
         body["callback_url"] = job.callback_url
-        body["webhook"] = delivery.public() if delivery else {"status": "waiting-for-job"}
+        body["webhook"] = delivery.public() if delivery else {"status": WAITING_FOR_JOB}
     return body
 
 
 @bp.get("/jobs/<job_id>")
+@limiter.limit(read_rate)
 def get_job(job_id: str) -> Response:
     return jsonify(_with_webhook(_owned_job(job_id)))
 
 
 @bp.post("/jobs/<job_id>/redeliver")
+@limiter.limit(submit_rate)
 def redeliver(job_id: str) -> tuple[Response, int]:
     """Send the ended job's webhook again: a new round of attempts, with the same webhook-id."""
     job = _owned_job(job_id)
     if job.callback_url is None:
-        raise Problem(409, "no-callback", "No callback", "this job was submitted without one")
+        raise Problem.of("no-callback", "this job was submitted without one")
     if not job.status.is_terminal:
-        raise Problem(
-            409, "job-not-finished", "Job not finished", "the webhook is sent when the job ends"
-        )
+        raise Problem.of("job-not-finished", "the webhook is sent when the job ends")
     gateway().notifier.start(job)
     return jsonify(_with_webhook(job)), 202

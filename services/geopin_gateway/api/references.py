@@ -6,6 +6,7 @@ from flask import Blueprint, Response
 
 from geopin_gateway.context import gateway
 from geopin_gateway.problems import Problem
+from geopin_gateway.security import limiter, read_rate
 
 bp = Blueprint("references", __name__, url_prefix="/v1")
 
@@ -14,13 +15,12 @@ CACHE_CONTROL = "private, max-age=3600"
 
 
 @bp.get("/references/<reference_id>/thumbnail")
+@limiter.limit(read_rate)
 def thumbnail(reference_id: str) -> Response:
     jpeg = gateway().thumbnails.get(reference_id)
     if jpeg is None:
-        raise Problem(
-            404,
+        raise Problem.of(
             "thumbnail-not-found",
-            "Thumbnail not found",
             "no thumbnail for this reference (unknown, or indexed before thumbnails were kept)",
         )
     return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": CACHE_CONTROL})

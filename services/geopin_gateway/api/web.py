@@ -8,6 +8,8 @@ script as data attributes, so the page needs no inline script.
 from __future__ import annotations
 
 from flask import Blueprint, render_template
+from geopin.images import ACCEPTED_MEDIA_TYPES
+from geopin.top_k import TOP_K_MAX, TOP_K_MIN
 
 from geopin_gateway.context import gateway
 
@@ -23,4 +25,8 @@ def index() -> str:
         tile_attribution=settings.web.tile_attribution,
         auth_enabled=settings.auth.enabled,
         max_upload_bytes=settings.images.max_upload_bytes,
+        accepted_types=",".join(ACCEPTED_MEDIA_TYPES),
+        top_k_min=TOP_K_MIN,
+        top_k_max=TOP_K_MAX,
+        default_top_k=settings.jobs.default_top_k,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from geopin.client import ApiError, GeoPinClient
+from geopin.top_k import TOP_K_MAX, TOP_K_MIN
 
 DEFAULT_GATEWAY = "http://127.0.0.1:8000"
 
@@ -21,7 +22,7 @@ DEFAULT_GATEWAY = "http://127.0.0.1:8000"
     show_default="GEOPIN_URL or " + DEFAULT_GATEWAY,
     help="The gateway.",
 )
-@click.option("--top-k", type=click.IntRange(1, 100), default=None)
+@click.option("--top-k", type=click.IntRange(TOP_K_MIN, TOP_K_MAX), default=None)
 @click.option("--timeout", default=120.0, show_default=True, help="Seconds to wait.")
 @click.option("--api-key", envvar="GEOPIN_API_KEY", help="Bearer key [env GEOPIN_API_KEY].")
 @click.option("--callback-url", help="Also POST a signed webhook here when the job ends.")

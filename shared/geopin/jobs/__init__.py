@@ -2,6 +2,7 @@
 SQLite (:mod:`.sqlite`); :mod:`geopin.wiring` picks the store."""
 
 from geopin.jobs.model import (
+    JOB_ID_PATTERN,
     Job,
     JobError,
     JobStatus,
@@ -16,6 +17,7 @@ from geopin.jobs.model import (
 )
 
 __all__ = [
+    "JOB_ID_PATTERN",
     "Job",
     "JobError",
     "JobStatus",

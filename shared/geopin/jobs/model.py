@@ -37,6 +37,10 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# 24 random bytes are 32 base64url characters; the OpenAPI document states this pattern.
+JOB_ID_PATTERN = "[A-Za-z0-9_-]{32}"
+
+
 def new_job_id() -> str:
     """192 random bits, URL-safe: unguessable, so a job ID is its own read capability."""
     return secrets.token_urlsafe(24)

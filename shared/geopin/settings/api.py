@@ -7,6 +7,8 @@ from pathlib import Path
 from limits import parse_many
 from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
 
+from geopin.top_k import TOP_K_MAX, TOP_K_MIN
+
 
 class JobSettings(BaseModel):
     result_ttl_s: int = Field(
@@ -15,7 +17,9 @@ class JobSettings(BaseModel):
     upload_ttl_s: int = Field(
         3600, gt=0, description="How long an upload waits for an embedding worker, seconds."
     )
-    default_top_k: int = Field(10, ge=1, le=100, description="Matches returned when unasked.")
+    default_top_k: int = Field(
+        10, ge=TOP_K_MIN, le=TOP_K_MAX, description="Matches returned when unasked."
+    )
 
 
 class WebhookSettings(BaseModel):
@@ -89,9 +93,13 @@ class LimitSettings(BaseModel):
     enabled: bool = Field(True, description="Per-key rate limits on /v1 (429 with Retry-After).")
     submit: str = Field(
         "30/minute",
-        description="Submissions and redeliveries per key (per client address when keys are off).",
+        description="Submissions and redeliveries per key (per client address when keys are off); "
+        "each route counts on its own.",
     )
-    read: str = Field("600/minute", description="Job reads per key (per address without keys).")
+    read: str = Field(
+        "600/minute",
+        description="Job reads and thumbnails per key (per client address when keys are off).",
+    )
     max_queued_jobs: int = Field(
         500, ge=1, description="Submissions answer 503 while the embed queue holds more jobs."
     )
