@@ -17,7 +17,7 @@ from pathlib import Path
 import redis
 from celery import Celery
 
-from geopin.auth import RedisKeyStore, SigningSecrets
+from geopin.auth import KeyStore, RedisKeyStore, SigningSecrets
 from geopin.backends import uses_elasticsearch, uses_redis
 from geopin.backpressure import Backpressure
 from geopin.index import IndexVersions, VectorIndex
@@ -123,7 +123,7 @@ def rate_limit_storage(settings: Settings) -> str:
     return settings.redis.url if uses_redis(settings) else "memory://"
 
 
-def key_store(settings: Settings, client: redis.Redis | None = None) -> RedisKeyStore:
+def key_store(settings: Settings, client: redis.Redis | None = None) -> KeyStore:
     """API keys live in Redis only; with keys on, the embedded mode refuses to start."""
     if settings.auth.enabled:
         require_redis(settings, "GEOPIN_AUTH__ENABLED (API keys)")

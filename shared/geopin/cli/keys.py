@@ -10,13 +10,13 @@ from datetime import UTC, datetime
 
 import click
 
-from geopin.auth import RedisKeyStore
+from geopin.auth import KeyStore
 from geopin.cli.common import load_settings
 from geopin.webhooks.signing import new_secret
 from geopin.wiring import key_store
 
 
-def _store() -> tuple[RedisKeyStore, int]:
+def _store() -> tuple[KeyStore, int]:
 
     settings = load_settings()
     return key_store(settings), settings.webhooks.rotation_grace_s
