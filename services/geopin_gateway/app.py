@@ -38,6 +38,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.images.max_upload_bytes + MULTIPART_OVERHEAD_BYTES
     client = redis_client(settings)
     celery = make_celery(settings, "geopin-gateway")
+    queues = broker(settings)
     app.extensions["geopin"] = Gateway(
         settings=settings,
         store=job_store(settings, client),
@@ -47,12 +48,12 @@ def create_app(settings: Settings | None = None) -> Flask:
         keys=key_store(settings, client),
         notifier=notifier(settings, celery, client),
         backpressure=backpressure(settings),
-        broker=broker(settings),
+        broker=queues,
         thumbnails=thumbnail_store(settings),
     )
     log_choice(settings, "gateway")
     register_problem_handlers(app, settings.limits.retry_after_s)
-    init_metrics(app, broker(settings).queue_length)
+    init_metrics(app, queues.queue_length)
     init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")
