@@ -114,8 +114,9 @@ def up(host: str, port: int, gateway_workers: int) -> None:
     env = {**os.environ, "GEOPIN_DATA_DIR": str(data)}  # children resolve the same folder
     url = f"http://{host}:{port}"
     with data_folder_lock(data):
-        for part, backend in describe(settings).items():
-            click.echo(f"{part.replace('_', ' ')}: {backend}")
+        for role, backend in describe(settings).items():
+            click.echo(f"{role}: {backend}")
+        click.echo(f"data folder: {data}")
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         children: list[Child] = []
         try:
