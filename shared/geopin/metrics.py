@@ -1,7 +1,7 @@
 """Prometheus metrics of every GeoPin process, named once here.
 
 The names are an interface: the Grafana dashboard (k8s/grafana/geopin.json) queries them
-and tests/unit/test_metrics.py fails when it asks for one not defined here. Metric objects
+and tests/unit/test_dashboard.py fails when it asks for one not defined here. Metric objects
 are module-level, as prometheus_client intends: defining one does no I/O, and each process
 exports only those it touched.
 
