@@ -47,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         celery=celery,
         keys=key_store(settings, client),
         notifier=notifier(settings, celery, client),
-        backpressure=backpressure(settings),
+        backpressure=backpressure(settings, queues),
         broker=queues,
         thumbnails=thumbnail_store(settings),
     )

@@ -111,9 +111,9 @@ def broker(settings: Settings) -> Broker:
     )
 
 
-def backpressure(settings: Settings) -> Backpressure:
-    """Watches the ``embed`` queue in the broker."""
-    length = partial(broker(settings).queue_length, EMBED_QUEUE)
+def backpressure(settings: Settings, queues: Broker) -> Backpressure:
+    """Watches the ``embed`` queue in the broker that ``queues`` reads."""
+    length = partial(queues.queue_length, EMBED_QUEUE)
     return Backpressure(length, settings.limits.max_queued_jobs)
 
 

@@ -6,17 +6,13 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, jsonify
-from geopin.index import IndexUnavailable
-from geopin.jobs import StoreUnavailable
 from geopin.model.kinds import kind_announced
-from geopin.queue import QueueUnavailable
+from geopin.queue.retry import TRANSIENT_ERRORS
 from geopin.wiring import describe
 
 from geopin_gateway.context import gateway
 
 bp = Blueprint("health", __name__)
-
-OUTAGES = (StoreUnavailable, QueueUnavailable, IndexUnavailable)
 
 
 @bp.get("/healthz")
@@ -33,7 +29,7 @@ def _check(backend: str, probe: Callable[[], str | None]) -> dict[str, Any]:
         problem = probe()
     except Exception as exc:  # any failure is "not ready"; /readyz itself never answers 500
         problem = f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, OUTAGES):
+        if isinstance(exc, TRANSIENT_ERRORS):  # a backend outage: name its code
             check["code"] = exc.code
     return {"ok": problem is None, **check, **({"error": problem} if problem else {})}
 
