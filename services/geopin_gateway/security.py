@@ -6,17 +6,20 @@ the app factory binds :data:`limiter` to the app and its settings (:func:`init_s
 
 from __future__ import annotations
 
+import logging
 import time
 
 from flask import Flask, Response, g, request
 from flask_limiter import Limiter, RateLimitExceeded
-from flask_limiter.util import get_remote_address
 from geopin.auth import ApiKey
+from geopin.rate_limits import client_address, rate_limits_on
 from geopin.settings import Settings
 from geopin.wiring import rate_limit_storage
 
 from geopin_gateway.context import gateway
 from geopin_gateway.problems import Problem
+
+log = logging.getLogger(__name__)
 
 PROTECTED_PREFIX = "/v1/"
 
@@ -48,9 +51,14 @@ def authenticate() -> None:
 
 
 def _rate_limit_key() -> str:
-    """Limits count per key; without keys, per client address."""
+    """Limits count per key; without keys, per client address (behind a trusted proxy, the
+    one it names in X-Forwarded-For)."""
     key = current_key()
-    return f"key:{key.key_id}" if key is not None else f"addr:{get_remote_address()}"
+    if key is not None:
+        return f"key:{key.key_id}"
+    trusted = gateway().settings.limits.trusted_proxies
+    forwarded = request.headers.getlist("X-Forwarded-For")
+    return f"addr:{client_address(request.remote_addr, forwarded, trusted)}"
 
 
 def submit_rate() -> str:
@@ -79,11 +87,12 @@ def init_security(app: Flask, settings: Settings) -> None:
     """Authentication, then rate limits: registered in this order, they run in this order."""
     app.before_request(authenticate)
     app.config.update(
-        RATELIMIT_ENABLED=settings.limits.enabled,
+        RATELIMIT_ENABLED=rate_limits_on(settings),
         RATELIMIT_STORAGE_URI=rate_limit_storage(settings),
         RATELIMIT_KEY_PREFIX=f"{settings.redis.key_prefix}:limits",
     )
     limiter.init_app(app)
+    log.info("rate limits are %s", "on" if app.config["RATELIMIT_ENABLED"] else "off")
 
     @app.errorhandler(RateLimitExceeded)
     def rate_limited(exc: RateLimitExceeded) -> Response:

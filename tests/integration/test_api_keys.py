@@ -104,12 +104,13 @@ def test_revoked_key_is_403(client: FlaskClient, settings: Settings) -> None:
     assert body["code"] == "api-key-revoked"
 
 
+# With keys on, limits hold wherever the gateway is bound, loopback included.
+@pytest.mark.parametrize("bind_host", [None, "127.0.0.1"])
 def test_rate_limit_is_per_key_and_answers_429_with_retry_after(
-    redis_db: str, es_server: str, es_index: str
+    redis_db: str, es_server: str, es_index: str, bind_host: str | None
 ) -> None:
-    settings = make_settings(
-        redis_db, es_server, es_index, auth={"enabled": True}, limits={"submit": "2/minute"}
-    )
+    limits = {"submit": "2/minute", "bind_host": bind_host}
+    settings = make_settings(redis_db, es_server, es_index, auth={"enabled": True}, limits=limits)
     client = create_app(settings).test_client()
     keys = key_store(settings)
     busy, _ = keys.create("busy")

@@ -25,6 +25,7 @@ import click
 import requests
 
 from geopin.cli.common import ensure_model, load_settings
+from geopin.rate_limits import rate_limits_on
 from geopin.settings import Settings
 from geopin.wiring import describe
 
@@ -107,16 +108,20 @@ def up(host: str, port: int, gateway_workers: int) -> None:
     Elasticsearch configured) the embedded queue, job store and index in GEOPIN_DATA_DIR."""
 
     settings = load_settings()
+    # The gateway decides its rate limits from the address it is bound to (docs/security.md).
+    settings.limits.bind_host = host
     ensure_model(settings)
     data = settings.data_folder()
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "GEOPIN_DATA_DIR": str(data)}  # children resolve the same folder
+    # Children resolve the same data folder and know where the gateway listens.
+    env = {**os.environ, "GEOPIN_DATA_DIR": str(data), "GEOPIN_LIMITS__BIND_HOST": host}
     url = f"http://{host}:{port}"
     with data_folder_lock(data):
         for role, backend in describe(settings).items():
             click.echo(f"{role}: {backend}")
         click.echo(f"data folder: {data}")
+        click.echo(f"rate limits: {'on' if rate_limits_on(settings) else 'off'}")
         signal.signal(signal.SIGTERM, _stop_on_sigterm)
         children: list[Child] = []
         try:

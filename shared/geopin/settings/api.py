@@ -90,7 +90,30 @@ class AuthSettings(BaseModel):
 
 
 class LimitSettings(BaseModel):
-    enabled: bool = Field(True, description="Per-key rate limits on /v1 (429 with Retry-After).")
+    """Rate limits and backpressure at the gateway (docs/security.md, "Rate limits")."""
+
+    enabled: bool | None = Field(
+        None,
+        description=(
+            "Per-key rate limits on /v1 (429 with Retry-After). Unset: on, except with keys off "
+            "on a gateway whose bind_host is a loopback address (one local user)."
+        ),
+    )
+    bind_host: str | None = Field(
+        None,
+        description=(
+            "Address the gateway listens on, as given to gunicorn's --bind (`geopin up` and "
+            "scripts/up set it); read only to choose whether limits are on. Unset: reachable."
+        ),
+    )
+    trusted_proxies: list[IPvAnyNetwork] = Field(
+        default_factory=list,
+        description=(
+            "Proxies (JSON list of networks, e.g. the ingress controller's pods) whose "
+            "X-Forwarded-For names the client that limits count, with keys off; from any "
+            "other peer the header is ignored."
+        ),
+    )
     submit: str = Field(
         "30/minute",
         description="Submissions and redeliveries per key (per client address when keys are off); "
