@@ -63,7 +63,7 @@ def test_locate_command_prints_the_result(gateway_url: str, reference_manifest: 
     photo = reference_manifest.parent / "place-003.jpg"
     result = CliRunner().invoke(main, ["locate", str(photo), "--url", gateway_url, "--top-k", "3"])
     assert result.exit_code == 0, result.output
-    assert '"id": "place-003"' in result.output
+    assert "best match: place-003 (score " in result.output
 
 
 def test_locate_command_searches_only_inside_the_given_circle(
@@ -75,7 +75,8 @@ def test_locate_command_searches_only_inside_the_given_circle(
     lat, lon = place_location(0)  # the grid's places stand about 100 m apart
     photo = reference_manifest.parent / "place-009.jpg"
     area = ["--center", f"{lat},{lon}", "--radius-m", "50"]
-    result = CliRunner().invoke(main, ["locate", str(photo), "--url", gateway_url, *area])
+    argv = ["locate", str(photo), "--url", gateway_url, "--json", *area]
+    result = CliRunner().invoke(main, argv)
     assert result.exit_code == 0, result.output
     job = json.loads(result.output)
     assert [m["id"] for m in job["result"]["matches"]] == ["place-000"]

@@ -7,26 +7,14 @@ retries and threads run as they do against GeoPin.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from geopin.answers import Answer
 from geopin.client import ApiError, GeoPinClient
 
-from tests.support.fake_gateway import FakeGateway, Refusal, serving
+from tests.support.fake_gateway import FakeGateway, Refusal
 from tests.support.stack import free_port
-
-
-@pytest.fixture
-def gateway() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-def url(gateway: FakeGateway) -> Iterator[str]:
-    with serving(gateway) as address:
-        yield address
 
 
 def _photos(folder: Path, contents: list[bytes]) -> list[Path]:

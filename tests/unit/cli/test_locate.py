@@ -7,25 +7,13 @@ on `geopin up` in tests/integration/test_locate_folder.py.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from geopin.cli import main
 
-from tests.support.fake_gateway import FakeGateway, serving
-
-
-@pytest.fixture
-def gateway() -> FakeGateway:
-    return FakeGateway()
-
-
-@pytest.fixture
-def url(gateway: FakeGateway) -> Iterator[str]:
-    with serving(gateway) as address:
-        yield address
+from tests.support.fake_gateway import FakeGateway
 
 
 @pytest.fixture
