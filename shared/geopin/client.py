@@ -177,6 +177,8 @@ class GeoPinClient:
             ) from exc
         except requests.Timeout as exc:
             raise ApiError(f"GeoPin at {self.base_url} did not answer in time") from exc
+        except requests.RequestException as exc:  # a malformed URL, a reply cut short...
+            raise ApiError(f"cannot talk to GeoPin at {self.base_url}: {exc}") from exc
         self._reached = True
         try:
             body: dict[str, Any] = response.json()

@@ -129,27 +129,31 @@ def _open_output(output: Path | None, format_: str | None) -> AnswerFile | None:
     format = Format(format_) if format_ else Format.of(output)
     if format is None:
         raise click.UsageError(f"say --format for {output} (or name it .csv, .jsonl, .geojson)")
-    return AnswerFile(output, format)
+    try:
+        return AnswerFile(output, format)
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from exc
 
 
 def _many(batch: Batch, todo: list[str], out: AnswerFile | None) -> None:
     table = Table(todo) if out is None else None
-    if table is not None:
-        click.echo(table.header())
     answers: list[Answer] = []
+    failed = 0
     saved = time.monotonic()
     with _ctrl_c(batch) as presses, tqdm(total=len(todo), unit="photo", file=sys.stderr) as bar:
         try:
             for answer in batch:
                 answers.append(answer)
                 if table is not None:
-                    tqdm.write(table.row(answer), file=sys.stdout)
+                    lines = [table.header()] if len(answers) == 1 else []
+                    tqdm.write("\n".join([*lines, table.row(answer)]), file=sys.stdout)
                 if out is not None:
                     out.add(answer)
                     if time.monotonic() - saved >= SAVE_EVERY_S:
                         out.save()
                         saved = time.monotonic()
-                bar.set_postfix(failed=sum(a.status == "failed" for a in answers), refresh=False)
+                failed += answer.status == "failed"
+                bar.set_postfix(failed=failed, refresh=False)
                 bar.update()
         finally:
             if out is not None:

@@ -115,3 +115,21 @@ def test_options_that_do_not_fit_are_a_usage_error(
     assert result.exit_code == 2
     assert message in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--url", "not-a-url"], "Error: cannot talk to GeoPin at not-a-url: "),
+        (["-o", "missing/answers.csv"], "Error: cannot write missing/answers.csv: "),
+    ],
+)
+def test_a_bad_url_or_output_is_a_one_line_error(
+    url: str, photos: Path, args: list[str], message: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(photos)
+    result = CliRunner().invoke(main, ["locate", "--url", url, "p1.jpg", "p2.jpg", *args])
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert result.stderr.splitlines()[-1].startswith(message)
+    assert "Traceback" not in result.output
