@@ -89,7 +89,9 @@ def locate(
     found = expand(photos)
     single = output is None and len(photos) == 1 and Path(photos[0]).is_file()
     if as_json and not single:
-        raise click.UsageError("--json prints one photo's job; for several, use --output")
+        raise click.UsageError(
+            "--json prints one photo's job; for several, use --output answers.jsonl"
+        )
     # The gateway validates the area and answers a one-line problem when it is wrong.
     area = {"bbox": bbox, "center": center, "radius_m": radius_m}
     fields = {name: value for name, value in area.items() if value is not None}
