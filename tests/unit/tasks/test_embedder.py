@@ -100,70 +100,66 @@ def test_an_unexpected_error_fails_the_job_once_without_retrying(
     assert [j.job_id for j in notifier.started] == [job.job_id]
 
 
+def embed_through(monkeypatch: pytest.MonkeyPatch, flaky: FlakyStore) -> tuple[str, str]:
+    """Run the embed task on a new job with ``flaky`` as the tasks' store: (state, job ID)."""
+    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
+    job_id = flaky.create(b"photo", 3).job_id
+    return embedder_tasks.embed.apply(args=(job_id,)).state, job_id
+
+
+@pytest.mark.usefixtures("embedder", "notifier")
 def test_a_store_outage_is_retried_until_the_store_answers(
-    store: JobStore,
-    embedder: FakeEmbedder,
-    notifier: RecordingNotifier,
-    monkeypatch: pytest.MonkeyPatch,
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flaky = FlakyStore(store, failing_reads=2)
-    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
-    job = store.create(b"photo", 3)
-    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "SUCCESS"
+    state, job_id = embed_through(monkeypatch, flaky)
+    assert state == "SUCCESS"
     assert flaky.reads == 3
-    assert store.load_vector(job.job_id) is not None
+    assert store.load_vector(job_id) is not None
 
 
+@pytest.mark.usefixtures("outage_window_s")
 def test_a_store_outage_that_outlasts_the_window_fails_the_job_as_queue_unavailable(
     store: JobStore,
     embedder: FakeEmbedder,
     notifier: RecordingNotifier,
     monkeypatch: pytest.MonkeyPatch,
-    outage_window_s: int,
 ) -> None:
     flaky = FlakyStore(store, failing_reads=100)
-    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
-    job = store.create(b"photo", 3)
-    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "FAILURE"
+    state, job_id = embed_through(monkeypatch, flaky)
+    assert state == "FAILURE"
     assert flaky.reads == 4  # deliveries 50 s apart: at 0, 50, 100 and 150 s
-    failed = store.get(job.job_id)
+    failed = store.get(job_id)
     assert failed.error.code == "queue-unavailable"
-    assert failed.error.message == f"the job store did not answer for {outage_window_s} s"
+    assert failed.error.message == "the job store did not answer for 120 s"
     assert embedder.calls == 0
-    assert [j.job_id for j in notifier.started] == [job.job_id]
+    assert [j.job_id for j in notifier.started] == [job_id]
 
 
+@pytest.mark.usefixtures("embedder", "outage_window_s")
 def test_a_failure_the_store_cannot_record_is_delivered_again_until_it_can(
-    store: JobStore,
-    embedder: FakeEmbedder,
-    notifier: RecordingNotifier,
-    monkeypatch: pytest.MonkeyPatch,
-    outage_window_s: int,
+    store: JobStore, notifier: RecordingNotifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     flaky = FlakyStore(store, failing_reads=100, failing_records=2)
-    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
-    job = store.create(b"photo", 3)
-    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "FAILURE"
+    state, job_id = embed_through(monkeypatch, flaky)
+    assert state == "FAILURE"
     assert (flaky.reads, flaky.records) == (6, 3)  # two more deliveries, not a lost job
-    assert store.get(job.job_id).error.code == "queue-unavailable"
+    assert store.get(job_id).error.code == "queue-unavailable"
     assert len(notifier.started) == 1
 
 
+@pytest.mark.usefixtures("embedder", "outage_window_s")
 def test_a_job_whose_store_answers_again_after_the_window_goes_on(
-    store: JobStore,
-    embedder: FakeEmbedder,
-    notifier: RecordingNotifier,
-    monkeypatch: pytest.MonkeyPatch,
-    outage_window_s: int,
+    store: JobStore, notifier: RecordingNotifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The store is down for every try in the window and when the failure is recorded; by
     # the next delivery it answers, and the job is embedded as if nothing had happened.
-    flaky = FlakyStore(store, failing_reads=4, failing_records=1)
-    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
-    job = store.create(b"photo", 3)
-    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "SUCCESS"
-    assert store.get(job.job_id).status is JobStatus.RUNNING
-    assert store.load_vector(job.job_id) is not None
+    state, job_id = embed_through(
+        monkeypatch, FlakyStore(store, failing_reads=4, failing_records=1)
+    )
+    assert state == "SUCCESS"
+    assert store.get(job_id).status is JobStatus.RUNNING
+    assert store.load_vector(job_id) is not None
     assert notifier.started == []
 
 

@@ -8,9 +8,10 @@ from typing import Any
 import geopin_searcher.tasks as searcher_tasks
 import numpy as np
 import pytest
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from geopin.index import IndexUnavailable
 from geopin.jobs import Job, JobStatus, JobStore, QueryVector
+from geopin.queue import QueueUnavailable
 
 from tests.unit.test_pipeline import FixedIndex, RecordingNotifier
 
@@ -96,3 +97,18 @@ def test_a_search_stopped_by_its_time_limit_fails_the_job_as_timed_out(
     assert failed.status is JobStatus.FAILED
     assert failed.error.code == "timeout"
     assert [j.job_id for j in notifier.started] == [job.job_id]
+
+
+def test_a_retry_the_broker_cannot_take_puts_the_delivered_task_back(
+    store: JobStore, notifier: RecordingNotifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broker_down(**options: Any) -> None:
+        raise Reject(QueueUnavailable("broker: connection refused"), requeue=False)
+
+    monkeypatch.setattr(searcher_tasks.search, "retry", broker_down)
+    use_index(monkeypatch, FailingIndex(IndexUnavailable("Elasticsearch: connection refused")))
+    job = embedded_job(store)
+    result = searcher_tasks.search.apply(args=(job.job_id,))
+    assert result.state == "REJECTED"
+    assert result.result.requeue is True  # Celery would have dropped it
+    assert store.get(job.job_id).status is JobStatus.RUNNING
