@@ -91,9 +91,7 @@ def ingest_parts() -> IngestParts:
     return IngestParts(ledger, index_versions(settings), thumbnail_store(settings))
 
 
-@app.task(
-    name=EMBED_TASK, base=JobTask, parts=parts, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True
-)
+@app.task(name=EMBED_TASK, base=JobTask, parts=parts)
 def embed(job_id: str) -> None:
     worker = parts()
     if not embed_step(job_id, worker.store, worker.embedder, worker.notifier):

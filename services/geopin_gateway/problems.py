@@ -13,6 +13,7 @@ from geopin.errors import CATALOGUE, error_code
 from geopin.index import IndexUnavailable
 from geopin.jobs import StoreUnavailable
 from geopin.queue import QueueUnavailable
+from geopin.queue.retry import TRANSIENT_ERRORS, backend_of
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 log = logging.getLogger(__name__)
@@ -90,14 +91,6 @@ def _from_http_exception(exc: HTTPException) -> Response:
     return response
 
 
-# What a client reads when a backend is down; the backend's own words go to the log only.
-_OUTAGES: dict[type[Exception], str] = {
-    StoreUnavailable: "the job store did not answer",
-    QueueUnavailable: "the job queue did not answer",
-    IndexUnavailable: "the reference index did not answer",
-}
-
-
 def register_problem_handlers(app: Flask, retry_after_s: int) -> None:
     """Problems as they are; a backend's outage as 503 from any route; the rest as a bare 500."""
     app.register_error_handler(Problem, lambda exc: exc.response())
@@ -105,14 +98,14 @@ def register_problem_handlers(app: Flask, retry_after_s: int) -> None:
 
     def outage(exc: StoreUnavailable | QueueUnavailable | IndexUnavailable) -> Response:
         log.warning("%s on %s %s: %s", exc.code, request.method, request.path, exc)
-        what = next(words for kind, words in _OUTAGES.items() if isinstance(exc, kind))
+        # What a client reads; the backend's own words go to the log only.
         return Problem.of(
             exc.code,
-            f"{what}; try again in {retry_after_s} s",
+            f"{backend_of(exc)} did not answer; try again in {retry_after_s} s",
             headers={"Retry-After": str(retry_after_s)},
         ).response()
 
-    for kind in _OUTAGES:
+    for kind in TRANSIENT_ERRORS:
         app.register_error_handler(kind, outage)
 
     @app.errorhandler(Exception)

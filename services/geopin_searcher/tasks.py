@@ -16,7 +16,6 @@ from geopin.per_process import PerProcess, process_settings
 from geopin.pipeline import Notifier, search_step
 from geopin.queue import SEARCH_TASK, app
 from geopin.queue.job_task import JobTask
-from geopin.queue.retry import TRANSIENT_ERRORS
 from geopin.settings import LocationSettings
 from geopin.wiring import job_store, notifier, vector_index
 
@@ -39,9 +38,7 @@ def parts() -> SearcherParts:
     )
 
 
-@app.task(
-    name=SEARCH_TASK, base=JobTask, parts=parts, autoretry_for=TRANSIENT_ERRORS, retry_backoff=True
-)
+@app.task(name=SEARCH_TASK, base=JobTask, parts=parts)
 def search(job_id: str) -> None:
     worker = parts()
     search_step(job_id, worker.store, worker.index, worker.location, worker.notifier)

@@ -151,9 +151,11 @@ _ENTRIES: Final = (
         "queue-unavailable",
         "Queue unavailable",
         "the job store or the queue did not answer (Redis down, or an embedded SQLite file "
-        "locked for longer than 2 s); `Retry-After` says when to try again, and a job that "
-        "could not be queued is not kept",
+        "locked for longer than 2 s): the API answers with `Retry-After` and keeps no job it "
+        "could not queue; a job ends with it when its worker still found them down after "
+        "`GEOPIN_CELERY__OUTAGE_WINDOW_S`",
         503,
+        in_failed_jobs=True,
     ),
     ErrorCode(
         "queue-full",
@@ -165,7 +167,8 @@ _ENTRIES: Final = (
         "index-unavailable",
         "Index unavailable",
         "the reference index did not answer (Elasticsearch down, or the embedded index "
-        "locked); for a job: not even after its retries",
+        "locked); a job ends with it when its worker still found it down after "
+        "`GEOPIN_CELERY__OUTAGE_WINDOW_S`",
         503,
         in_failed_jobs=True,
     ),

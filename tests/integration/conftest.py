@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 import redis
 import requests
 
+from tests.support.elasticsearch import index_references
 from tests.support.factories import write_reference_set
 from tests.support.stack import delete_indices
 
@@ -108,24 +107,6 @@ def reference_manifest(
 ) -> Path:
     """A few dozen generated geotagged photos, indexed once with the real CLI."""
     manifest = write_reference_set(tmp_path_factory.mktemp("references"), REFERENCE_COUNT)
-    report = manifest.parent / "ingest-report.jsonl"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "geopin.cli",
-            "index",
-            "add",
-            str(manifest),
-            "--report",
-            str(report),
-        ],
-        env={**os.environ, **base_env, "GEOPIN_REDIS__URL": redis_server},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    assert f"indexed {REFERENCE_COUNT} photo(s)" in result.stdout
+    output = index_references(manifest, {**base_env, "GEOPIN_REDIS__URL": redis_server})
+    assert f"indexed {REFERENCE_COUNT} photo(s)" in output
     return manifest

@@ -8,11 +8,7 @@ gateway serves again by itself once the backend is back.
 
 from __future__ import annotations
 
-import os
-import shutil
 import sqlite3
-import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,11 +24,10 @@ from geopin.sqlite import BUSY_TIMEOUT_S, Database
 from geopin.wiring import job_store, vector_index
 from geopin_gateway.app import create_app
 
+from tests.support.elasticsearch import OwnElasticsearch, started_elasticsearch
 from tests.support.factories import encode, place_photo
 from tests.support.stack import (
-    REPO,
     RedisServer,
-    free_port,
     start_gateway,
     write_locked,
 )
@@ -171,52 +166,10 @@ def test_a_locked_embedded_index_refuses_writes_with_index_unavailable(tmp_path:
     assert index.count() == 2
 
 
-class OwnElasticsearch:
-    """An Elasticsearch of one test's own (scripts/elasticsearch) on a free port, to stop
-    while the shared one stays up for the other tests."""
-
-    def __init__(self) -> None:
-        self._run_dir = Path(tempfile.mkdtemp(prefix="geopin-es-outage-"))
-        self._run_dir.chmod(0o755)  # started as root, the script runs it as its own user
-        port = free_port()
-        self.url = f"http://127.0.0.1:{port}"
-        self._env = {
-            **os.environ,
-            "GEOPIN_ES_PORT": str(port),
-            "GEOPIN_RUN_DIR": str(self._run_dir),
-        }
-
-    def _script(self, command: str) -> None:
-        done = subprocess.run(
-            [str(REPO / "scripts" / "elasticsearch"), command],
-            env=self._env,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
-        assert done.returncode == 0, done.stderr
-
-    def start(self) -> None:
-        self._script("start")
-
-    def stop(self) -> None:
-        """Returns once the process is gone (the script waits for it)."""
-        self._script("stop")
-
-    def remove(self) -> None:
-        self.stop()  # a no-op when stopped already
-        shutil.rmtree(self._run_dir, ignore_errors=True)
-
-
 @pytest.fixture
 def own_elasticsearch() -> Iterator[OwnElasticsearch]:
-    server = OwnElasticsearch()
-    try:
-        server.start()
+    with started_elasticsearch() as server:
         yield server
-    finally:
-        server.remove()
 
 
 def test_elasticsearch_stopped_answers_index_unavailable(

@@ -250,10 +250,11 @@ def test_redelivery_of_an_unfinished_job_is_409(gateway_client: FlaskClient) -> 
     assert json.loads(gateway_client.get(job_url).data)["webhook"] == {"status": "waiting-for-job"}
 
 
-def test_a_job_failed_by_its_task_on_failure_starts_its_webhook_exactly_once(
+def test_a_job_failed_by_its_task_starts_its_webhook_exactly_once(
     redis_db: str,
 ) -> None:
     from geopin.jobs import Job, JobStore
+    from geopin.per_process import PerProcess
     from geopin.queue.job_task import JobTask
 
     class Recording:
@@ -270,10 +271,16 @@ def test_a_job_failed_by_its_task_on_failure_starts_its_webhook_exactly_once(
 
     parts = Parts(job_store(settings_for(redis_db)), Recording())
     job = parts.store.create(b"photo", 3, callback_url=PUBLIC_CALLBACK)
-    task = JobTask()
-    task.parts = lambda: parts
+
+    # As the workers declare theirs: a PerProcess, which Celery does not bind like a function.
+    declared = PerProcess(lambda: parts)
+
+    @make_celery(settings_for(redis_db)).task(name="broken", base=JobTask, parts=declared)
+    def broken(job_id: str) -> None:
+        raise RuntimeError("boom")
+
     for _ in range(2):  # the second is a redelivered task failing again
-        task.on_failure(RuntimeError("boom"), "task-1", (job.job_id,), {}, None)
+        assert broken.apply(args=(job.job_id,)).state == "FAILURE"
     assert [(j.job_id, j.error.code if j.error else None) for j in parts.notifier.started] == [
         (job.job_id, "internal-error")
     ]

@@ -8,6 +8,7 @@ from geopin.errors import CATALOGUE, UnknownErrorCode, api_codes, error_code, fa
 from geopin.images import ImageRejected
 from geopin.index import IndexMissing, IndexProblem, IndexUnavailable, ModelMismatch
 from geopin.jobs import StoreUnavailable
+from geopin.queue.retry import TRANSIENT_ERRORS
 from geopin_gateway.problems import Problem
 
 
@@ -26,6 +27,15 @@ def test_every_photo_refusal_is_an_api_answer_and_a_failed_jobs_code() -> None:
 @pytest.mark.parametrize("error", [IndexMissing, ModelMismatch, IndexUnavailable])
 def test_index_errors_that_end_a_job_are_failed_jobs_codes(error: type[IndexProblem]) -> None:
     assert error_code(error.code).in_failed_jobs
+
+
+@pytest.mark.parametrize("outage", TRANSIENT_ERRORS)
+def test_an_outage_a_job_waited_out_in_vain_ends_it_with_its_own_code(
+    outage: type[Exception],
+) -> None:
+    code = outage("down").code
+    assert code != "internal-error"
+    assert error_code(code).in_failed_jobs
 
 
 def test_backend_outages_answer_503() -> None:

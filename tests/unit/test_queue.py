@@ -36,7 +36,10 @@ def test_a_task_outlives_the_death_of_its_worker_under_either_broker(
         limits.soft_time_limit_s,
         limits.hard_time_limit_s,
     )
-    assert config["task_annotations"] == {"*": {"max_retries": limits.max_retries}}
+    assert config["task_annotations"] == {
+        "geopin.ingest": {"max_retries": limits.max_retries},
+        "geopin.webhook": {"max_retries": limits.max_retries},
+    }
     assert config["task_serializer"] == "json"
     assert config["accept_content"] == ["json"]
     assert config["task_ignore_result"] is True
@@ -74,7 +77,7 @@ assert not app.configured, "importing configured the app"
 assert find_app("geopin_embedder.tasks") is app
 assert find_app("geopin.queue") is app
 print(app.conf.broker_transport_options["database"])
-print(app.tasks["geopin.embed"].max_retries)
+print(app.tasks["geopin.ingest"].max_retries)
 """
 
 

@@ -35,6 +35,7 @@ from geopin.queue import sqlite as embedded_broker
 from geopin.queue.names import (
     EMBED_QUEUE,
     EMBED_TASK,
+    INGEST_TASK,
     SEARCH_QUEUE,
     SEARCH_TASK,
     WEBHOOK_QUEUE,
@@ -87,8 +88,12 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_cancel_long_running_tasks_on_connection_loss": True,
         "task_soft_time_limit": settings.celery.soft_time_limit_s,
         "task_time_limit": settings.celery.hard_time_limit_s,
-        # Set on each task when the app binds it, so declaring a task reads no settings.
-        "task_annotations": {"*": {"max_retries": settings.celery.max_retries}},
+        # Set on each task when the app binds it, so declaring a task reads no settings. A
+        # job's own tasks are bounded by the outage window instead (geopin.queue.job_task).
+        "task_annotations": {
+            name: {"max_retries": settings.celery.max_retries}
+            for name in (INGEST_TASK, WEBHOOK_TASK)
+        },
         # Plain queue names (no key prefix): KEDA and the gateway's backpressure read the
         # lists ``embed`` and ``search`` directly. Separate deployments use separate Redis DBs.
         "task_routes": {

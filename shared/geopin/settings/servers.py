@@ -66,7 +66,23 @@ class CelerySettings(BaseModel):
             "must exceed the hard time limit."
         ),
     )
-    max_retries: int = Field(3, ge=0, description="Retries of a task after a transient error.")
+    max_retries: int = Field(
+        3,
+        ge=0,
+        description=(
+            "Retries of an ingestion or webhook task after a backend outage; a job's own tasks "
+            "wait for outage_window_s instead."
+        ),
+    )
+    outage_window_s: int = Field(
+        180,
+        ge=0,
+        description=(
+            "How long a job waits for an unavailable index or job store, seconds from the "
+            "first failure, trying again 1, 2, 4, 8 s later, then every 10 s; then it fails "
+            "with index-unavailable or queue-unavailable."
+        ),
+    )
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> CelerySettings:

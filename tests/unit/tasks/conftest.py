@@ -14,6 +14,7 @@ import geopin_searcher.tasks as searcher_tasks
 import pytest
 from geopin.jobs import JobStore
 from geopin.per_process import process_settings
+from geopin.queue.job_task import JobTask
 from geopin.settings import Settings
 from geopin.wiring import job_store
 
@@ -56,3 +57,24 @@ def notifier(monkeypatch: pytest.MonkeyPatch) -> RecordingNotifier:
     for tasks in (embedder_tasks, searcher_tasks):
         monkeypatch.setattr(tasks, "notifier", lambda settings, celery: recording)
     return recording
+
+
+class StepClock:
+    """A wall clock that each call moves ``step_s`` on: the tasks read it once per delivery,
+    so run eagerly (where Celery skips the countdown) each delivery comes ``step_s`` later."""
+
+    def __init__(self, step_s: float) -> None:
+        self.step_s, self.now = step_s, 1_000_000.0 - step_s
+
+    def __call__(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+@pytest.fixture
+def outage_window_s(monkeypatch: pytest.MonkeyPatch) -> int:
+    """A job's tasks wait out outages for 120 s, and deliveries come 50 s apart."""
+    monkeypatch.setenv("GEOPIN_CELERY__OUTAGE_WINDOW_S", "120")
+    process_settings.forget()
+    monkeypatch.setattr(JobTask, "clock", StepClock(50))
+    return 120

@@ -30,16 +30,24 @@ class BrokenEmbedder(FakeEmbedder):
 
 
 class FlakyStore:
-    """The real store behind it, but the first ``outages`` reads find it unavailable."""
+    """The real store behind it, but its first reads, and its first records of a failure,
+    find it unavailable."""
 
-    def __init__(self, store: JobStore, outages: int) -> None:
-        self._store, self.outages, self.reads = store, outages, 0
+    def __init__(self, store: JobStore, failing_reads: int, failing_records: int = 0) -> None:
+        self._store, self.reads, self.records = store, 0, 0
+        self.failing_reads, self.failing_records = failing_reads, failing_records
 
     def get(self, job_id: str) -> Any:
         self.reads += 1
-        if self.reads <= self.outages:
+        if self.reads <= self.failing_reads:
             raise StoreUnavailable("SQLite: database is locked")
         return self._store.get(job_id)
+
+    def fail(self, job_id: str, code: str, message: str) -> Any:
+        self.records += 1
+        if self.records <= self.failing_records:
+            raise StoreUnavailable("SQLite: database is locked")
+        return self._store.fail(job_id, code, message)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
@@ -92,33 +100,67 @@ def test_an_unexpected_error_fails_the_job_once_without_retrying(
     assert [j.job_id for j in notifier.started] == [job.job_id]
 
 
+def embed_through(monkeypatch: pytest.MonkeyPatch, flaky: FlakyStore) -> tuple[str, str]:
+    """Run the embed task on a new job with ``flaky`` as the tasks' store: (state, job ID)."""
+    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
+    job_id = flaky.create(b"photo", 3).job_id
+    return embedder_tasks.embed.apply(args=(job_id,)).state, job_id
+
+
+@pytest.mark.usefixtures("embedder", "notifier")
 def test_a_store_outage_is_retried_until_the_store_answers(
-    store: JobStore,
-    embedder: FakeEmbedder,
-    notifier: RecordingNotifier,
-    monkeypatch: pytest.MonkeyPatch,
+    store: JobStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    flaky = FlakyStore(store, outages=2)
-    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
-    job = store.create(b"photo", 3)
-    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "SUCCESS"
+    flaky = FlakyStore(store, failing_reads=2)
+    state, job_id = embed_through(monkeypatch, flaky)
+    assert state == "SUCCESS"
     assert flaky.reads == 3
-    assert store.load_vector(job.job_id) is not None
+    assert store.load_vector(job_id) is not None
 
 
-def test_a_store_outage_that_outlasts_the_retries_fails_the_job(
+@pytest.mark.usefixtures("outage_window_s")
+def test_a_store_outage_that_outlasts_the_window_fails_the_job_as_queue_unavailable(
     store: JobStore,
     embedder: FakeEmbedder,
     notifier: RecordingNotifier,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    flaky = FlakyStore(store, outages=100)
-    monkeypatch.setattr(embedder_tasks, "job_store", lambda settings: flaky)
-    job = store.create(b"photo", 3)
-    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "FAILURE"
-    assert flaky.reads == 1 + embedder_tasks.embed.max_retries  # GEOPIN_CELERY__MAX_RETRIES
-    assert store.get(job.job_id).error.code == "internal-error"
+    flaky = FlakyStore(store, failing_reads=100)
+    state, job_id = embed_through(monkeypatch, flaky)
+    assert state == "FAILURE"
+    assert flaky.reads == 4  # deliveries 50 s apart: at 0, 50, 100 and 150 s
+    failed = store.get(job_id)
+    assert failed.error.code == "queue-unavailable"
+    assert failed.error.message == "the job store did not answer for 120 s"
+    assert embedder.calls == 0
+    assert [j.job_id for j in notifier.started] == [job_id]
+
+
+@pytest.mark.usefixtures("embedder", "outage_window_s")
+def test_a_failure_the_store_cannot_record_is_delivered_again_until_it_can(
+    store: JobStore, notifier: RecordingNotifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flaky = FlakyStore(store, failing_reads=100, failing_records=2)
+    state, job_id = embed_through(monkeypatch, flaky)
+    assert state == "FAILURE"
+    assert (flaky.reads, flaky.records) == (6, 3)  # two more deliveries, not a lost job
+    assert store.get(job_id).error.code == "queue-unavailable"
     assert len(notifier.started) == 1
+
+
+@pytest.mark.usefixtures("embedder", "outage_window_s")
+def test_a_job_whose_store_answers_again_after_the_window_goes_on(
+    store: JobStore, notifier: RecordingNotifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The store is down for every try in the window and when the failure is recorded; by
+    # the next delivery it answers, and the job is embedded as if nothing had happened.
+    state, job_id = embed_through(
+        monkeypatch, FlakyStore(store, failing_reads=4, failing_records=1)
+    )
+    assert state == "SUCCESS"
+    assert store.get(job_id).status is JobStatus.RUNNING
+    assert store.load_vector(job_id) is not None
+    assert notifier.started == []
 
 
 def test_the_worker_loads_and_announces_its_model_before_the_first_job(

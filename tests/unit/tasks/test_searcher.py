@@ -8,9 +8,10 @@ from typing import Any
 import geopin_searcher.tasks as searcher_tasks
 import numpy as np
 import pytest
-from celery.exceptions import SoftTimeLimitExceeded
+from celery.exceptions import Reject, SoftTimeLimitExceeded
 from geopin.index import IndexUnavailable
 from geopin.jobs import Job, JobStatus, JobStore, QueryVector
+from geopin.queue import QueueUnavailable
 
 from tests.unit.test_pipeline import FixedIndex, RecordingNotifier
 
@@ -67,6 +68,24 @@ def test_an_index_outage_is_retried_until_the_index_answers(
     assert store.get(job.job_id).status is JobStatus.SUCCEEDED
 
 
+def test_an_index_outage_that_outlasts_the_window_fails_the_job_as_index_unavailable(
+    store: JobStore,
+    notifier: RecordingNotifier,
+    monkeypatch: pytest.MonkeyPatch,
+    outage_window_s: int,
+) -> None:
+    unavailable = IndexUnavailable("Elasticsearch: connection refused")
+    index = use_index(monkeypatch, FailingIndex(*[unavailable] * 100))
+    job = embedded_job(store)
+    assert searcher_tasks.search.apply(args=(job.job_id,)).state == "FAILURE"
+    # Deliveries 50 s apart, the window counted from the first: tries at 0, 50, 100, 150 s.
+    assert index.calls == 4
+    failed = store.get(job.job_id)
+    assert failed.error.code == "index-unavailable"
+    assert failed.error.message == f"the reference index did not answer for {outage_window_s} s"
+    assert [j.job_id for j in notifier.started] == [job.job_id]
+
+
 def test_a_search_stopped_by_its_time_limit_fails_the_job_as_timed_out(
     store: JobStore, notifier: RecordingNotifier, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -78,3 +97,18 @@ def test_a_search_stopped_by_its_time_limit_fails_the_job_as_timed_out(
     assert failed.status is JobStatus.FAILED
     assert failed.error.code == "timeout"
     assert [j.job_id for j in notifier.started] == [job.job_id]
+
+
+def test_a_retry_the_broker_cannot_take_puts_the_delivered_task_back(
+    store: JobStore, notifier: RecordingNotifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broker_down(**options: Any) -> None:
+        raise Reject(QueueUnavailable("broker: connection refused"), requeue=False)
+
+    monkeypatch.setattr(searcher_tasks.search, "retry", broker_down)
+    use_index(monkeypatch, FailingIndex(IndexUnavailable("Elasticsearch: connection refused")))
+    job = embedded_job(store)
+    result = searcher_tasks.search.apply(args=(job.job_id,))
+    assert result.state == "REJECTED"
+    assert result.result.requeue is True  # Celery would have dropped it
+    assert store.get(job.job_id).status is JobStatus.RUNNING
