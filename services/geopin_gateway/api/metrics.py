@@ -17,14 +17,16 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 bp = Blueprint("metrics", __name__)
-_PER_SCRAPE = "geopin-per-scrape-metrics"
+_QUEUES = "geopin-queue-depths"
+_JOB_HEALTH = "geopin-job-health"
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
     """This pod's gateway metrics (every gunicorn process's), the queues' depths and the
     job store's signs of trouble now."""
-    body = exposition(*current_app.extensions[_PER_SCRAPE])
+    extensions = current_app.extensions
+    body = exposition(extensions[_QUEUES], extensions[_JOB_HEALTH])
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
 
@@ -48,7 +50,8 @@ def init_metrics(app: Flask, queue_length: Callable[[str], int], job_health: Col
     """Request metrics on every route, and ``/metrics`` with the queues' lengths and the
     job health (geopin.metrics.JobHealth) read per scrape."""
     prepare_multiprocess_dir()
-    app.extensions[_PER_SCRAPE] = (QueueDepths(queue_length), job_health)
+    app.extensions[_QUEUES] = QueueDepths(queue_length)
+    app.extensions[_JOB_HEALTH] = job_health
     app.before_request(_started)
     app.after_request(_answered)
     app.teardown_request(_done)
