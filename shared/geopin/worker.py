@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = process_settings()
     configure_logging(settings.log_level, settings.log_format)
     observe_tasks()
-    watch_over_tasks(liveness(settings), partial(requeue, app), settings.celery.heartbeat_s)
+    watch_over_tasks(liveness(settings), partial(requeue, app), settings.celery)
     start_worker_server(settings.metrics.port)
     log_choice(settings, worker.node)
     app.conf.include = [worker.tasks]

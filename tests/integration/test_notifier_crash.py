@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from geopin.client import verify_webhook
 from geopin.queue import make_celery
 from geopin.webhooks.log import DeliveryStatus
@@ -21,15 +18,6 @@ from tests.support.stack import Started, start_notifier, wait_until
 
 JOBS = 20
 RETRY_IN_S = 10.0  # long enough to see every first attempt recorded before the kill
-
-
-@pytest.fixture
-def started(tmp_path: Path) -> Iterator[Started]:
-    services = Started(tmp_path)
-    try:
-        yield services
-    finally:
-        services.stop_all()
 
 
 def test_webhooks_due_while_the_notifier_is_dead_are_delivered_once_by_its_replacement(

@@ -11,7 +11,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,15 +35,6 @@ CRASH_ENV = {
     "GEOPIN_MODEL__MAX_BATCH": str(BATCH),
     "GEOPIN_MODEL__MAX_WAIT_MS": "200",
 }
-
-
-@pytest.fixture
-def started(tmp_path: Path) -> Iterator[Started]:
-    services = Started(tmp_path)
-    try:
-        yield services
-    finally:
-        services.stop_all()
 
 
 @pytest.fixture(params=["redis", "embedded"])

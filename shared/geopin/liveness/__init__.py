@@ -20,6 +20,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Protocol
@@ -73,6 +74,12 @@ class Watch(threading.Thread):
     ``requeue`` puts messages back on their queues by delivery tag (:func:`geopin.queue.
     requeue`). A failure is logged and tried again at the next heartbeat; tasks of a worker
     buried just before its requeue failed wait for the broker's visibility timeout instead.
+
+    A worker buries others only once it has renewed its own record for ``grace_s`` (the time
+    after which a record expires): after a Redis outage every record has expired, and the
+    first worker back must give the others that long to renew theirs, or it would requeue
+    the tasks of every live worker. At start the same wait costs nothing: the workers that
+    were already running sweep meanwhile.
     """
 
     def __init__(
@@ -81,10 +88,13 @@ class Watch(threading.Thread):
         worker: str,
         requeue: Callable[[list[str]], None],
         interval_s: float,
+        grace_s: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(name="worker-liveness", daemon=True)
         self._liveness, self._worker, self._requeue = liveness, worker, requeue
-        self._interval_s = interval_s
+        self._interval_s, self._grace_s, self._clock = interval_s, grace_s, clock
+        self._in_touch_since: float | None = None
         self._stopped = threading.Event()
 
     def run(self) -> None:
@@ -94,10 +104,20 @@ class Watch(threading.Thread):
     def once(self) -> None:
         try:
             self._liveness.beat(self._worker)
+        except Exception as exc:  # the loop outlives any outage; the next heartbeat tries again
+            log.warning("could not renew this worker's liveness record: %s", exc)
+            self._in_touch_since = None
+            return
+        now = self._clock()
+        if self._in_touch_since is None:
+            self._in_touch_since = now
+        if now - self._in_touch_since < self._grace_s:
+            return  # others may not have renewed their records yet
+        try:
             for dead in self._liveness.dead():
                 self._requeue_orphans(dead)
-        except Exception:  # the loop outlives any outage; the next heartbeat tries again
-            log.exception("could not renew liveness or requeue orphans; trying again")
+        except Exception:
+            log.exception("could not requeue the tasks of dead workers; trying again")
 
     def _requeue_orphans(self, dead: str) -> None:
         tags = self._liveness.bury(dead)

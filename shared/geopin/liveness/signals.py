@@ -17,16 +17,19 @@ from celery.worker.request import Request
 
 from geopin.jobs import StoreUnavailable
 from geopin.liveness import REDELIVERIES, Liveness, Watch, worker_name
+from geopin.settings import CelerySettings
 
 log = logging.getLogger(__name__)
 
 
 def watch_over_tasks(
-    liveness: Liveness, requeue: Callable[[list[str]], None], heartbeat_s: float
+    liveness: Liveness, requeue: Callable[[list[str]], None], settings: CelerySettings
 ) -> None:
     """Record this worker's tasks in ``liveness`` and run its :class:`Watch` while it runs."""
     worker = worker_name()
-    watch = Watch(liveness, worker, requeue, heartbeat_s)
+    watch = Watch(
+        liveness, worker, requeue, settings.heartbeat_s, grace_s=settings.presumed_dead_after_s
+    )
 
     def started(**_: object) -> None:
         watch.once()  # alive before the first task arrives, so it is never held unseen
