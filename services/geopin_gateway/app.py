@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask
+from geopin.metrics import JobHealth
 from geopin.queue import make_celery
 from geopin.settings import Settings
 from geopin.wiring import (
@@ -12,6 +13,7 @@ from geopin.wiring import (
     broker,
     job_store,
     key_store,
+    liveness,
     log_choice,
     notifier,
     presence,
@@ -39,9 +41,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     client = redis_client(settings)
     celery = make_celery(settings, "geopin-gateway")
     queues = broker(settings)
+    store = job_store(settings, client)
     app.extensions["geopin"] = Gateway(
         settings=settings,
-        store=job_store(settings, client),
+        store=store,
         index=vector_index(settings),
         presence=presence(settings, client),
         celery=celery,
@@ -53,7 +56,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     log_choice(settings, "gateway")
     register_problem_handlers(app, settings.limits.retry_after_s)
-    init_metrics(app, queues.queue_length)
+    job_health = JobHealth(store.oldest_running, store.failures, liveness(settings, client).counts)
+    init_metrics(app, queues.queue_length, job_health)
     init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")

@@ -10,13 +10,16 @@ writes its samples to files there and ``/metrics`` sums them (:func:`exposition`
 scrape sees the whole pod. Workers are one process each and serve their own registry on
 ``GEOPIN_METRICS__PORT`` (:func:`start_worker_server`). Queue depths are read from the broker
 at scrape time by the gateway only (:class:`QueueDepths`): a gauge set by a loop would be
-stale between scrapes and need a thread of its own.
+stale between scrapes and need a thread of its own. So are the signs of trouble the shared
+stores keep (:class:`JobHealth`): stuck jobs, failures by code, redeliveries and requeued
+orphans, which must outlive the worker that saw them and be seen where one scrape reaches.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 
 from prometheus_client import (
@@ -28,10 +31,11 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
+from geopin.liveness import ORPHANS_REQUEUED, REDELIVERIES
 from geopin.queue.names import EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE
 
 log = logging.getLogger(__name__)
@@ -109,17 +113,80 @@ class QueueDepths(Collector):
         yield family
 
 
-def exposition(extra: Collector) -> bytes:
-    """This process's metrics (all gunicorn processes' in multiprocess mode) plus ``extra``."""
+# Counters of geopin.liveness, by the fault they count: (metric name less _total, help).
+FAULT_METRICS = {
+    REDELIVERIES: (
+        "geopin_task_redeliveries",
+        "Tasks a worker received that had been delivered before (requeued orphans, "
+        "visibility-timeout restores, warm-shutdown returns).",
+    ),
+    ORPHANS_REQUEUED: (
+        "geopin_orphaned_tasks_requeued",
+        "Tasks put back on their queue because the worker holding them stopped renewing "
+        "its liveness record.",
+    ),
+}
+OLDEST_RUNNING = "geopin_oldest_running_job_age_seconds"
+JOBS_FAILED = "geopin_jobs_failed"
+# Families the gateway reads per scrape, which no registry defines (the dashboard's test).
+SCRAPED = (
+    "geopin_queue_length",
+    OLDEST_RUNNING,
+    f"{JOBS_FAILED}_total",
+    *(f"{name}_total" for name, _ in FAULT_METRICS.values()),
+)
+
+
+class JobHealth(Collector):
+    """Stuck jobs and faults as the shared stores count them, for every worker, read per
+    scrape: the age of the job running longest, failed jobs by code, and the
+    :mod:`geopin.liveness` fault counts."""
+
+    def __init__(
+        self,
+        oldest_running: Callable[[], float | None],
+        failures: Callable[[], dict[str, int]],
+        faults: Callable[[], dict[str, int]],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._oldest_running, self._failures, self._faults = oldest_running, failures, faults
+        self._clock = clock
+
+    def collect(self) -> Iterator[Metric]:
+        try:  # a scrape must not fail because a store is down; the queue gauge shows that
+            since, failures, faults = self._oldest_running(), self._failures(), self._faults()
+        except Exception as exc:
+            log.warning("could not read job health from the stores: %s", exc)
+            return
+        yield GaugeMetricFamily(
+            OLDEST_RUNNING,
+            "Seconds since the job running longest started running (0 when none runs).",
+            value=0.0 if since is None else max(0.0, self._clock() - since),
+        )
+        failed = CounterMetricFamily(
+            JOBS_FAILED,
+            "Jobs that ended failed, by error code, as the job store counted them.",
+            labels=["code"],
+        )
+        for code, count in sorted(failures.items()):
+            failed.add_metric([code], count)
+        yield failed
+        for fault, (name, documentation) in FAULT_METRICS.items():
+            yield CounterMetricFamily(name, documentation, value=faults.get(fault, 0))
+
+
+def exposition(*extras: Collector) -> bytes:
+    """This process's metrics (all gunicorn processes' in multiprocess mode) plus ``extras``."""
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
         own = generate_latest(registry)
     else:
         own = generate_latest(REGISTRY)
-    extras = CollectorRegistry()
-    extras.register(extra)
-    return own + generate_latest(extras)
+    registry = CollectorRegistry()
+    for extra in extras:
+        registry.register(extra)
+    return own + generate_latest(registry)
 
 
 def prepare_multiprocess_dir() -> None:

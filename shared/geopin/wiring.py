@@ -29,6 +29,9 @@ from geopin.index.embedded_versions import EmbeddedVersions
 from geopin.jobs import JobStore
 from geopin.jobs.redis import RedisJobStore
 from geopin.jobs.sqlite import SqliteJobStore
+from geopin.liveness import Liveness
+from geopin.liveness.redis import RedisLiveness
+from geopin.liveness.sqlite import SqliteLiveness
 from geopin.presence import ModelPresence
 from geopin.presence.redis import RedisPresence
 from geopin.presence.sqlite import SqlitePresence
@@ -95,6 +98,14 @@ def presence(settings: Settings, client: redis.Redis | None = None) -> ModelPres
     if not uses_redis(settings):
         return SqlitePresence(_file(settings, "jobs.db"))
     return RedisPresence(client or redis_client(settings), settings.redis.key_prefix)
+
+
+def liveness(settings: Settings, client: redis.Redis | None = None) -> Liveness:
+    """Workers' liveness records and the fault counts, next to the jobs."""
+    dead_after_s = settings.celery.presumed_dead_after_s
+    if not uses_redis(settings):
+        return SqliteLiveness(_file(settings, "jobs.db"), dead_after_s)
+    return RedisLiveness(client or redis_client(settings), settings.redis.key_prefix, dead_after_s)
 
 
 def broker(settings: Settings) -> Broker:

@@ -4,8 +4,9 @@ One entry point for the three workers, driven by :data:`WORKERS`: each names the
 consumes, its pool and concurrency, the node name its health checks ping, and the module of
 its tasks, which Celery imports (by name, so this library does not import the services).
 Before handing over to ``celery worker`` it configures logging, starts recording task
-metrics and serving them, and logs which backends it uses. Options given after the worker's
-name go to Celery after these defaults, so they win.
+metrics and serving them, keeps the worker's liveness record (so that the tasks of a worker
+that dies run again within seconds, :mod:`geopin.liveness`), and logs which backends it
+uses. Options given after the worker's name go to Celery after these defaults, so they win.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import logging
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+from geopin.liveness.signals import watch_over_tasks
 from geopin.logs import configure_logging
 from geopin.metrics import start_worker_server
 from geopin.per_process import process_settings
-from geopin.queue import EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE, app
+from geopin.queue import EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE, app, requeue
 from geopin.settings import Settings
 from geopin.task_metrics import observe_tasks
-from geopin.wiring import log_choice
+from geopin.wiring import liveness, log_choice
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = process_settings()
     configure_logging(settings.log_level, settings.log_format)
     observe_tasks()
+    watch_over_tasks(liveness(settings), partial(requeue, app), settings.celery)
     start_worker_server(settings.metrics.port)
     log_choice(settings, worker.node)
     app.conf.include = [worker.tasks]

@@ -18,7 +18,7 @@ import requests
 
 from tests.support.elasticsearch import index_references
 from tests.support.factories import write_reference_set
-from tests.support.stack import delete_indices
+from tests.support.stack import Started, delete_indices
 
 REDIS_URL = os.environ.get("GEOPIN_TEST_REDIS_URL", "redis://127.0.0.1:6379")
 ES_URL = os.environ.get("GEOPIN_TEST_ES_URL", "http://127.0.0.1:9200")
@@ -67,6 +67,17 @@ def redis_db(redis_server: str) -> Iterator[str]:
 def redis_module_db(redis_server: str) -> Iterator[str]:
     """A Redis database shared by one module's tests (a stack started once per module)."""
     yield from _emptied_db(redis_server)
+
+
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[Started]:
+    """Start GeoPin's processes with ``started.start(start_embedder, env)``; every one is
+    stopped when the test ends, passed or failed, killed on purpose or not."""
+    services = Started(tmp_path)
+    try:
+        yield services
+    finally:
+        services.stop_all()
 
 
 @pytest.fixture(scope="session")

@@ -114,6 +114,49 @@ def test_a_job_and_its_upload_expire_after_their_ttl(make_store: StoreFactory) -
     assert store.mark_running(job.job_id) is None
 
 
+def test_running_jobs_are_tracked_until_they_end_and_the_oldest_is_known(
+    store: JobStore,
+) -> None:
+    assert store.oldest_running() is None
+    first, second, queued = (store.create(b"photo", 5) for _ in range(3))
+    before = time.time()
+    store.mark_running(first.job_id)
+    time.sleep(0.05)
+    store.mark_running(second.job_id)
+    store.mark_running(second.job_id)  # a redelivery: still started once
+    oldest = store.oldest_running()
+    assert oldest is not None
+    assert before - 1 <= oldest <= before + 0.05 + 1
+    store.succeed(first.job_id, {"matches": []})
+    later = store.oldest_running()
+    assert later is not None
+    assert later > oldest
+    store.fail(second.job_id, "timeout", "too slow")
+    store.fail(queued.job_id, "upload-expired", "gone")  # never ran
+    assert store.oldest_running() is None
+
+
+def test_failures_are_counted_by_code_once_per_job(store: JobStore) -> None:
+    assert store.failures() == {}
+    jobs = [store.create(b"photo", 5) for _ in range(3)]
+    for job in jobs[:2]:
+        store.fail(job.job_id, "index-unavailable", "down")
+        store.fail(job.job_id, "internal-error", "a late duplicate: refused, not counted")
+    store.succeed(jobs[2].job_id, {"matches": []})
+    assert store.failures() == {"index-unavailable": 2}
+
+
+def test_a_job_that_expires_while_running_is_no_longer_counted_as_running(
+    make_store: StoreFactory,
+) -> None:
+    store = make_store(JobSettings(result_ttl_s=1, upload_ttl_s=1))
+    job = store.create(b"photo", 5)
+    store.mark_running(job.job_id)
+    assert store.oldest_running() is not None
+    time.sleep(1.2)
+    assert store.oldest_running() is None
+
+
 @pytest.fixture(params=BACKENDS)
 def store_and_outage(
     request: pytest.FixtureRequest, tmp_path: Path

@@ -10,7 +10,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -54,6 +54,8 @@ class Service:
 
     def stop(self) -> None:
         """Warm shutdown (SIGTERM lets a worker finish its task), then SIGKILL if it lingers."""
+        if self._log.closed:
+            return  # killed or stopped already
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGTERM)
             try:
@@ -61,6 +63,26 @@ class Service:
             except subprocess.TimeoutExpired:
                 self.kill()
         self._log.close()
+
+
+class Started:
+    """Every process a test started, stopped when it ends (as a fixture's teardown), whether
+    the test passed, failed, or killed some of them on purpose."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self._log_dir = log_dir
+        self._services: list[Service] = []
+
+    def start(
+        self, starter: Callable[[Mapping[str, str], Path], Service], env: Mapping[str, str]
+    ) -> Service:
+        service = starter(env, self._log_dir)
+        self._services.append(service)
+        return service
+
+    def stop_all(self) -> None:
+        for service in reversed(self._services):
+            service.stop()
 
 
 def start_embedder(env: Mapping[str, str], log_dir: Path) -> Service:

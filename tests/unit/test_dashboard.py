@@ -3,35 +3,21 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
-import geopin.metrics  # noqa: F401 - defines GeoPin's metrics in the default registry
-from prometheus_client import REGISTRY
+from tests.support.metric_names import defined, used
 
 DASHBOARD = Path(__file__).resolve().parents[2] / "k8s" / "grafana" / "geopin.json"
-# Suffixes Prometheus adds to a histogram's or counter's series.
-SUFFIXES = ("_bucket", "_sum", "_count", "_total", "_created")
-
-
-def _defined() -> set[str]:
-    names = {"geopin_queue_length"}  # read per scrape by geopin.metrics.QueueDepths
-    for metric in REGISTRY.collect():
-        names.add(metric.name)
-        names.update(f"{metric.name}{suffix}" for suffix in SUFFIXES)
-    return names
 
 
 def test_every_panel_queries_only_metrics_the_code_defines() -> None:
     panels = json.loads(DASHBOARD.read_text())["panels"]
-    exprs = [target["expr"] for panel in panels for target in panel["targets"]]
-    used = {name for expr in exprs for name in re.findall(r"\bgeopin_[a-z_]+", expr)}
-    assert exprs
-    assert used
-    assert used <= _defined(), f"unknown metrics: {sorted(used - _defined())}"
+    asked = used(target["expr"] for panel in panels for target in panel["targets"])
+    assert asked
+    assert asked <= defined(), f"unknown metrics: {sorted(asked - defined())}"
 
 
-def test_the_dashboard_covers_requests_stages_batches_failures_and_queues() -> None:
+def test_the_dashboard_covers_requests_stages_batches_failures_queues_and_stuck_jobs() -> None:
     text = DASHBOARD.read_text()
     for name in (
         "geopin_http_requests_total",
@@ -41,5 +27,9 @@ def test_the_dashboard_covers_requests_stages_batches_failures_and_queues() -> N
         "geopin_task_failures_total",
         "geopin_model_load_seconds",
         "geopin_queue_length",
+        "geopin_oldest_running_job_age_seconds",
+        "geopin_task_redeliveries_total",
+        "geopin_orphaned_tasks_requeued_total",
+        'geopin_jobs_failed_total{code=\\"index-unavailable\\"}',
     ):
         assert name in text, name

@@ -25,6 +25,16 @@ def test_visibility_timeout_must_exceed_the_hard_time_limit(
         Settings()
 
 
+def test_a_worker_is_presumed_dead_only_after_two_missed_heartbeats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GEOPIN_CELERY__HEARTBEAT_S", "15")
+    with pytest.raises(ValidationError, match="presumed_dead_after_s >= 2 \\* heartbeat_s"):
+        Settings()
+    monkeypatch.setenv("GEOPIN_CELERY__PRESUMED_DEAD_AFTER_S", "30")
+    assert Settings().celery.presumed_dead_after_s == 30
+
+
 def test_defaults_are_safe_for_a_public_gateway() -> None:
     settings = Settings()
     assert settings.images.max_upload_bytes == 20 * 1024 * 1024

@@ -43,6 +43,7 @@ def started(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setattr(geopin.worker, "app", record["app"])
     monkeypatch.setattr(geopin.worker, "configure_logging", lambda *a: record.update(logs=a))
     monkeypatch.setattr(geopin.worker, "observe_tasks", lambda: record.update(observed=True))
+    monkeypatch.setattr(geopin.worker, "watch_over_tasks", lambda *a: record.update(liveness=a[2]))
     monkeypatch.setattr(geopin.worker, "start_worker_server", lambda p: record.update(port=p))
     yield record
     geopin.worker.process_settings.forget()
@@ -65,6 +66,7 @@ def test_the_worker_starts_celery_with_its_options_then_the_callers(
     ]
     assert started["app"].conf.include == ["geopin_embedder.tasks"]
     assert started["observed"] is True
+    assert started["liveness"] == Settings().celery
     assert started["port"] == Settings().metrics.port
     assert started["logs"] == ("INFO", Settings().log_format)
 

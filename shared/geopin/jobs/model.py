@@ -153,12 +153,37 @@ class JobStore(Protocol):
         """End the job with an error; returns the job only if this call ended it."""
 
     def discard(self, job_id: str) -> None: ...
+    def oldest_running(self) -> float | None:
+        """When (Unix time) the job running longest started running; None when none runs."""
+
+    def failures(self) -> dict[str, int]:
+        """Jobs that ended failed, by error code, counted as each transition happened."""
+
     def load_upload(self, job_id: str) -> bytes | None: ...
     def delete_upload(self, job_id: str) -> None: ...
     def save_vector(self, job_id: str, query: QueryVector) -> None: ...
     def load_vector(self, job_id: str) -> QueryVector | None: ...
     def delete_vector(self, job_id: str) -> None: ...
     def ping(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class Moved:
+    """What a transition changed that a store keeps aside, in the same atomic write: the
+    jobs running now (for the age of the oldest) and failures by code."""
+
+    started: bool  # the job is running from now on
+    stopped: bool  # the job is no longer running (or was never started)
+    failure: str | None  # the error code, when the job failed now
+
+    @classmethod
+    def between(cls, before: JobStatus, job: Job) -> Moved:
+        failed = job.status is JobStatus.FAILED and before is not JobStatus.FAILED
+        return cls(
+            started=job.status is JobStatus.RUNNING and before is not JobStatus.RUNNING,
+            stopped=job.status.is_terminal and not before.is_terminal,
+            failure=job.error.code if failed and job.error else None,
+        )
 
 
 class JobTransitions(ABC):

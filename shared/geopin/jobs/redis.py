@@ -7,6 +7,7 @@ compare-and-set the shared transitions need. Redis's errors leave as StoreUnavai
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import numpy as np
@@ -15,6 +16,7 @@ import redis
 from geopin.jobs.model import (
     Job,
     JobTransitions,
+    Moved,
     QueryVector,
     StoreUnavailable,
     utc_now,
@@ -37,6 +39,8 @@ class RedisJobStore(JobTransitions):
         self._redis = client
         self._settings = settings
         self._prefix = key_prefix
+        self._running = f"{key_prefix}:running"  # sorted set: job ID -> when it started running
+        self._failures = f"{key_prefix}:job-failures"  # hash: error code -> jobs failed with it
 
     def _key(self, kind: str, job_id: str) -> str:
         return f"{self._prefix}:{kind}:{job_id}"
@@ -77,14 +81,38 @@ class RedisJobStore(JobTransitions):
                 outcome = (None, False)
                 return
             job = Job.from_json(raw)  # type: ignore[arg-type]
+            before = job.status
             changed = change(job)
             outcome = (job, changed)
             if changed:
                 pipe.multi()
                 pipe.set(key, job.to_json(), keepttl=True)
+                self._keep_aside(pipe, Moved.between(before, job), job_id)
 
         self._redis.transaction(attempt, key)
         return outcome
+
+    def _keep_aside(self, pipe: redis.client.Pipeline, moved: Moved, job_id: str) -> None:
+        if moved.started:
+            pipe.zadd(self._running, {job_id: time.time()})
+        if moved.stopped:
+            pipe.zrem(self._running, job_id)
+        if moved.failure:
+            pipe.hincrby(self._failures, moved.failure, 1)
+
+    @_redis_outage
+    def oldest_running(self) -> float | None:
+        while oldest := self._redis.zrange(self._running, 0, 0, withscores=True):
+            job_id, since = oldest[0]  # type: ignore[index]
+            if self._redis.exists(self._key("job", job_id.decode())):
+                return float(since)
+            self._redis.zrem(self._running, job_id)  # expired while running: nobody will end it
+        return None
+
+    @_redis_outage
+    def failures(self) -> dict[str, int]:
+        counted = self._redis.hgetall(self._failures)
+        return {code.decode(): int(n) for code, n in counted.items()}  # type: ignore[union-attr]
 
     @_redis_outage
     def load_upload(self, job_id: str) -> bytes | None:

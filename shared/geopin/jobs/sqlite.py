@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from geopin.jobs import Job, JobTransitions, QueryVector, StoreUnavailable, utc_now
+from geopin.jobs.model import Moved
 from geopin.outages import OutageTranslation
 from geopin.settings import JobSettings
 from geopin.sqlite import Database
@@ -30,6 +31,8 @@ CREATE TABLE IF NOT EXISTS vectors (
     job_id TEXT PRIMARY KEY, model_id TEXT NOT NULL, vector BLOB NOT NULL, embed_s REAL NOT NULL,
     embedded_at TEXT NOT NULL, expires_at REAL
 );
+CREATE TABLE IF NOT EXISTS running (job_id TEXT PRIMARY KEY, since REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS job_failures (code TEXT PRIMARY KEY, count INTEGER NOT NULL);
 """
 _TABLES = ("jobs", "uploads", "vectors")
 _sqlite_outage = OutageTranslation(sqlite3.OperationalError, StoreUnavailable, "SQLite")
@@ -56,6 +59,7 @@ class SqliteJobStore(JobTransitions):
         with self._db.transaction() as conn:
             for table in _TABLES:  # what Redis would have expired by now
                 conn.execute(f"DELETE FROM {table} WHERE expires_at < ?", (now,))  # noqa: S608 -- table names are constants
+            conn.execute("DELETE FROM running WHERE job_id NOT IN (SELECT job_id FROM jobs)")
             conn.execute(
                 "INSERT INTO uploads VALUES (?, ?, ?)",
                 (job.job_id, upload, now + self._settings.upload_ttl_s),
@@ -88,10 +92,37 @@ class SqliteJobStore(JobTransitions):
             if row is None:
                 return None, False
             job = Job.from_json(row[0])
+            before = job.status
             changed = change(job)
             if changed:  # the expiry stays as it was (Redis's KEEPTTL)
                 conn.execute("UPDATE jobs SET doc = ? WHERE job_id = ?", (job.to_json(), job_id))
+                self._keep_aside(conn, Moved.between(before, job), job_id)
         return job, changed
+
+    @staticmethod
+    def _keep_aside(conn: sqlite3.Connection, moved: Moved, job_id: str) -> None:
+        if moved.started:
+            conn.execute("INSERT OR REPLACE INTO running VALUES (?, ?)", (job_id, time.time()))
+        if moved.stopped:
+            conn.execute("DELETE FROM running WHERE job_id = ?", (job_id,))
+        if moved.failure:
+            conn.execute(
+                "INSERT INTO job_failures VALUES (?, 1) "
+                "ON CONFLICT (code) DO UPDATE SET count = count + 1",
+                (moved.failure,),
+            )
+
+    @_sqlite_outage
+    def oldest_running(self) -> float | None:
+        row = self._db.conn.execute(
+            "SELECT min(since) FROM running JOIN jobs USING (job_id) WHERE expires_at >= ?",
+            (time.time(),),
+        ).fetchone()
+        return float(row[0]) if row[0] is not None else None
+
+    @_sqlite_outage
+    def failures(self) -> dict[str, int]:
+        return dict(self._db.conn.execute("SELECT code, count FROM job_failures").fetchall())
 
     @_sqlite_outage
     def load_upload(self, job_id: str) -> bytes | None:

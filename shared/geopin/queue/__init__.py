@@ -57,6 +57,7 @@ __all__ = [
     "enqueue_locate",
     "enqueue_webhook",
     "make_celery",
+    "requeue",
 ]
 
 
@@ -147,6 +148,16 @@ def enqueue_locate(app: Celery, job_id: str) -> None:
         app.signature(EMBED_TASK, args=(job_id,), immutable=True, queue=EMBED_QUEUE),
         app.signature(SEARCH_TASK, args=(job_id,), immutable=True, queue=SEARCH_QUEUE),
     ).apply_async()
+
+
+@_broker_outage
+def requeue(app: Celery, tags: list[str]) -> None:
+    """Put the messages a dead worker held back at the head of their queues, flagged as
+    redelivered: the broker's own restore, as a warm shutdown uses it (geopin.liveness)."""
+    with app.connection_for_write() as connection:
+        qos = connection.default_channel.qos
+        for tag in tags:
+            qos.restore_by_tag(tag)
 
 
 @_broker_outage

@@ -36,6 +36,11 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE INDEX IF NOT EXISTS messages_waiting ON messages (queue, taken_at, id);
 """
+# A message offered again is flagged as Redis's transport flags it, so a worker can count it.
+_OFFER_AGAIN = (
+    "taken_at = NULL, "
+    "payload = json_set(payload, '$.properties.delivery_info.redelivered', json('true'))"
+)
 
 
 def register() -> None:
@@ -81,6 +86,11 @@ class QoS(virtual.QoS):  # type: ignore[misc]
             self.channel.forget(delivery_tag)
         self._quick_ack(delivery_tag)
 
+    def restore_by_tag(self, tag: str, client: object = None, leftmost: bool = False) -> None:
+        """Offer again a message another consumer took (Redis's QoS has the same method):
+        back in its place, as with a reject, whichever process took it."""
+        self.channel.release(tag)
+
 
 class Channel(virtual.Channel):  # type: ignore[misc]
     QoS = QoS
@@ -116,7 +126,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
         now = time.time()
         with self._db.transaction() as conn:
             conn.execute(
-                "UPDATE messages SET taken_at = NULL WHERE queue = ? AND taken_at < ?",
+                f"UPDATE messages SET {_OFFER_AGAIN} WHERE queue = ? AND taken_at < ?",  # noqa: S608 -- a constant
                 (queue, now - self._visibility_timeout_s),
             )
             row = conn.execute(
@@ -150,7 +160,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
 
     def release(self, delivery_tag: str) -> None:
         with self._db.transaction() as conn:
-            conn.execute("UPDATE messages SET taken_at = NULL WHERE tag = ?", (delivery_tag,))
+            conn.execute(f"UPDATE messages SET {_OFFER_AGAIN} WHERE tag = ?", (delivery_tag,))  # noqa: S608 -- a constant
 
 
 class Transport(virtual.Transport):  # type: ignore[misc]

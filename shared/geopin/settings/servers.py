@@ -83,6 +83,22 @@ class CelerySettings(BaseModel):
             "with index-unavailable or queue-unavailable."
         ),
     )
+    heartbeat_s: float = Field(
+        5.0,
+        gt=0,
+        description=(
+            "How often each worker renews its liveness record and looks for the tasks of "
+            "workers presumed dead."
+        ),
+    )
+    presumed_dead_after_s: float = Field(
+        20.0,
+        gt=0,
+        description=(
+            "A worker whose liveness record is older than this is presumed dead and the tasks "
+            "it held go back on their queues; at least two heartbeats."
+        ),
+    )
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> CelerySettings:
@@ -90,5 +106,10 @@ class CelerySettings(BaseModel):
             raise ValueError(
                 "need soft_time_limit_s < hard_time_limit_s < visibility_timeout_s, "
                 "or a slow task is delivered twice while it still runs"
+            )
+        if self.presumed_dead_after_s < 2 * self.heartbeat_s:
+            raise ValueError(
+                "need presumed_dead_after_s >= 2 * heartbeat_s, or one late heartbeat "
+                "makes a live worker's tasks run twice"
             )
         return self

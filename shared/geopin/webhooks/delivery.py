@@ -131,6 +131,10 @@ class Notifier:
             return  # made already; this task is a second delivery of it
         claim_ttl = int(self._settings.timeout_s) + CLAIM_MARGIN_S
         if not self._deliveries.claim(job_id, round_, attempt, claim_ttl):
+            # Another notifier is making it, or died making it and its task was requeued
+            # (geopin.liveness) before the claim lapsed: look again once it has, when a
+            # recorded attempt means it was made and a missing one that it must be made.
+            self._due.add(DueAttempt(job_id, round_, attempt), time.time() + claim_ttl)
             return
         outcome = self._try(job, delivery.webhook_id)
         delay = next_delay(attempt, outcome, self._settings, self._rng)

@@ -75,3 +75,24 @@ def test_a_locked_queue_delivers_nothing_until_released_and_keeps_its_message(
         assert message.payload == "job-1"
         message.ack()
     lock.close()
+
+
+def test_a_message_a_dead_consumer_held_is_restored_by_tag_flagged_as_redelivered(
+    tmp_path: Path,
+) -> None:
+    _send(tmp_path / "q.db", "job-1")
+    _send(tmp_path / "q.db", "job-2")
+    crashed = _connection(tmp_path / "q.db")
+    crashed.default_channel.qos.restore_at_shutdown = False  # as if its process were killed
+    held = crashed.SimpleQueue(QUEUE).get(timeout=1)
+    assert held.payload == "job-1"
+    assert not held.delivery_info.get("redelivered")
+    with _connection(tmp_path / "q.db") as sweeper:  # another process, as geopin.liveness's
+        sweeper.default_channel.qos.restore_by_tag(held.delivery_tag)
+    with _connection(tmp_path / "q.db") as conn:
+        again = conn.SimpleQueue(QUEUE).get(timeout=1)
+        assert again.payload == "job-1"  # back in its place, ahead of job-2
+        assert again.delivery_info["redelivered"] is True
+        again.ack()
+    crashed.release()
+    assert broker.queue_length(tmp_path / "q.db", "embed") == 1

@@ -1,13 +1,19 @@
-"""The gateway's /metrics: requests counted by route template, latency, queue depths."""
+"""The gateway's /metrics: requests counted by route template, latency, queue depths, and the
+job health the shared stores keep (stuck jobs, failures by code, redeliveries, orphans)."""
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import pytest
 from flask import Flask
-from geopin.metrics import QueueDepths
+from geopin.jobs import StoreUnavailable
+from geopin.liveness import REDELIVERIES
+from geopin.metrics import JobHealth, QueueDepths
 from geopin.settings import Mode, Settings
+from geopin.wiring import job_store, liveness
 from geopin_gateway.app import create_app
 from PIL import Image
 from prometheus_client import REGISTRY
@@ -65,3 +71,36 @@ def test_a_submission_is_counted_and_its_queue_read_from_the_real_broker(tmp_pat
     assert response.status_code == 202
     text = client.get("/metrics").get_data(as_text=True)
     assert 'geopin_queue_length{queue="embed"} 1.0' in text
+
+
+def test_job_health_shows_the_oldest_running_job_failures_and_faults(tmp_path: Path) -> None:
+    settings = Settings(mode=Mode.EMBEDDED, data_dir=tmp_path)
+    app = create_app(settings)
+    store, faults = job_store(settings), liveness(settings)
+    stuck, failed = store.create(b"photo", 3), store.create(b"photo", 3)
+    store.mark_running(stuck.job_id)
+    store.mark_running(failed.job_id)
+    store.fail(failed.job_id, "index-unavailable", "the index did not answer")
+    faults.count(REDELIVERIES, 2)
+    time.sleep(0.05)
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    age = float(re.search(r"^geopin_oldest_running_job_age_seconds (\S+)$", text, re.M)[1])  # type: ignore[index]
+    assert 0.05 <= age < 60
+    assert 'geopin_jobs_failed_total{code="index-unavailable"} 1.0' in text
+    assert "geopin_task_redeliveries_total 2.0" in text
+    assert "geopin_orphaned_tasks_requeued_total 0.0" in text
+    store.succeed(stuck.job_id, {"matches": []})
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert "geopin_oldest_running_job_age_seconds 0.0" in text
+
+
+def test_a_job_store_that_cannot_be_read_does_not_break_the_scrape(app: Flask) -> None:
+    def unreachable() -> float | None:
+        raise StoreUnavailable("SQLite: database is locked")
+
+    app.extensions["geopin-job-health"] = JobHealth(unreachable, dict, dict)
+    response = app.test_client().get("/metrics")
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "geopin_oldest_running_job_age_seconds" not in text
+    assert 'geopin_queue_length{queue="embed"} 7.0' in text

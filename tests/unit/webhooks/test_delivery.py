@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 from geopin.jobs import Job, JobStatus, StatusChange, utc_now
 from geopin.settings import WebhookSettings
-from geopin.webhooks.delivery import NoSigningSecret, Notifier, Outcome, next_delay
+from geopin.webhooks.delivery import (
+    CLAIM_MARGIN_S,
+    NoSigningSecret,
+    Notifier,
+    Outcome,
+    next_delay,
+)
 from geopin.webhooks.due import DueAttempt
 from geopin.webhooks.http import Answer, post
 from geopin.webhooks.log import Attempt, Delivery, DeliveryStatus
@@ -204,6 +210,24 @@ def test_a_task_delivered_twice_sends_once(receiver: Receiver) -> None:
     harness.start_and_attempt()
     harness.notifier.attempt("job-1", 1, 1)
     assert len(receiver.received) == 1
+
+
+def test_an_attempt_claimed_by_a_notifier_that_died_is_made_once_the_claim_lapses(
+    receiver: Receiver,
+) -> None:
+    harness = Harness(receiver.url(), [["127.0.0.1"]])
+    harness.notifier.start(harness.job)
+    harness.deliveries.claims.add(("job-1", 1, 1))  # claimed; its notifier died mid-send
+    before = time.time()
+    harness.notifier.attempt("job-1", 1, 1)  # the dead notifier's task, requeued at once
+    assert receiver.received == []
+    [(due, at)] = harness.due.entries
+    assert due == DueAttempt("job-1", 1, 1)
+    assert at >= before + 2 + CLAIM_MARGIN_S  # after the claim (time limit + margin) lapses
+    harness.deliveries.claims.clear()  # it lapsed
+    harness.notifier.attempt("job-1", 1, 1)
+    assert len(receiver.received) == 1
+    assert harness.deliveries.deliveries["job-1"].status is DeliveryStatus.DELIVERED
 
 
 def test_attempt_of_a_superseded_round_is_skipped(receiver: Receiver) -> None:
