@@ -7,6 +7,10 @@ message silently when SQLite is busy. Here a read message stays in the table, ma
 the ack deletes it, a warm shutdown puts it back, and a message taken longer ago than the
 visibility timeout (a worker killed mid-task) is offered again: at-least-once delivery, as
 with Redis (docs/architecture.md).
+
+Delivery is as prompt as Redis's: whoever makes a message available rings its queue's
+doorbell (:mod:`geopin.queue.doorbell`), which an idle consumer waits on, so a task reaches
+an idle worker within milliseconds of its commit rather than at the next poll.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES, virtual
 
+from geopin.queue.doorbell import Doorbells, fifo_path, ring
 from geopin.sqlite import Database
 
 log = logging.getLogger(__name__)
@@ -96,8 +101,16 @@ class Channel(virtual.Channel):  # type: ignore[misc]
     QoS = QoS
 
     @property
+    def _path(self) -> Path:
+        return Path(self.connection.client.transport_options["database"])
+
+    @property
     def _db(self) -> Database:
-        return _database(Path(self.connection.client.transport_options["database"]))
+        return _database(self._path)
+
+    def doorbells(self) -> list[Path]:
+        """The doorbells of the queues this channel consumes."""
+        return [fifo_path(self._path, queue) for queue in self._active_queues]
 
     @property
     def _visibility_timeout_s(self) -> float:
@@ -111,6 +124,7 @@ class Channel(virtual.Channel):  # type: ignore[misc]
                 "INSERT OR REPLACE INTO messages (queue, tag, payload) VALUES (?, ?, ?)",
                 (queue, tag, json.dumps(message)),
             )
+        ring(fifo_path(self._path, queue))  # after the commit: the row is there to take
 
     def _get(self, queue: str, timeout: float | None = None) -> dict[str, Any]:
         try:
@@ -160,7 +174,12 @@ class Channel(virtual.Channel):  # type: ignore[misc]
 
     def release(self, delivery_tag: str) -> None:
         with self._db.transaction() as conn:
-            conn.execute(f"UPDATE messages SET {_OFFER_AGAIN} WHERE tag = ?", (delivery_tag,))  # noqa: S608 -- a constant
+            rows = conn.execute(
+                f"UPDATE messages SET {_OFFER_AGAIN} WHERE tag = ? RETURNING queue",  # noqa: S608 -- a constant
+                (delivery_tag,),
+            ).fetchall()
+        for (queue,) in rows:
+            ring(fifo_path(self._path, queue))
 
 
 class Transport(virtual.Transport):  # type: ignore[misc]
@@ -168,7 +187,46 @@ class Transport(virtual.Transport):  # type: ignore[misc]
     default_port = 0
     driver_type = "sqlite"
     driver_name = "geopin-sqlite"
-    polling_interval = 0.1  # an idle worker's SELECT costs microseconds; latency matters more
+    # The most an idle consumer waits between two looks at the table: doorbells wake it
+    # sooner for every new message, so this only bounds what no doorbell announces.
+    polling_interval = 1.0
+    # How long a consumer with no room for another task waits before handing control back.
+    room_check_s = 0.005
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._doorbells = Doorbells()
+
+    def drain_events(self, connection: Any, timeout: float | None = None) -> None:
+        """Deliver one message, waiting up to ``timeout`` for one (else ``TimeoutError``).
+
+        Celery drives a transport like this one from its blocking loop, which runs the
+        acknowledgements of finished tasks (queued by their pool threads) only between two
+        calls of this method. kombu's own version waits out the whole timeout (2 s) while
+        the prefetch limit is reached, so a worker took its tasks in groups, one group every
+        2 s. Here a worker without room returns within ``room_check_s``, and a worker with
+        room waits on its queues' doorbells.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                self.cycle.get(self._deliver, timeout=timeout)
+                return
+            except Empty:
+                pass
+            left = self.polling_interval if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError()
+            consuming = [c for c in self.channels if c._consumers]
+            if not any(c.qos.can_consume() for c in consuming):
+                time.sleep(min(self.room_check_s, left))
+                raise TimeoutError()  # back to Celery's loop, to acknowledge what finished
+            doorbells = [path for channel in consuming for path in channel.doorbells()]
+            self._doorbells.wait(doorbells, min(self.polling_interval, left))
+
+    def close_connection(self, connection: Any) -> None:
+        self._doorbells.close()
+        super().close_connection(connection)
 
     def driver_version(self) -> str:
         return sqlite3.sqlite_version

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
 import pytest
 from geopin.queue import sqlite as broker
+from geopin.queue.doorbell import fifo_path, ring
 from kombu import Connection, Queue
 
 QUEUE = Queue("embed", routing_key="embed")
@@ -95,4 +97,56 @@ def test_a_message_a_dead_consumer_held_is_restored_by_tag_flagged_as_redelivere
         assert again.delivery_info["redelivered"] is True
         again.ack()
     crashed.release()
+    assert broker.queue_length(tmp_path / "q.db", "embed") == 1
+
+
+def test_a_waiting_consumer_is_woken_by_a_new_message_not_by_its_next_poll(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Polls far apart: a delivery before the next one can only come from the doorbell.
+    monkeypatch.setattr(broker.Transport, "polling_interval", 60.0)
+    received: list[tuple[str, float]] = []
+
+    def consume() -> None:
+        with _connection(tmp_path / "q.db") as conn:
+            message = conn.SimpleQueue(QUEUE).get(timeout=30)
+            received.append((message.payload, time.monotonic()))
+            message.ack()
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    time.sleep(1.0)  # the consumer looked at the empty table and waits on the doorbell
+    sent = time.monotonic()
+    _send(tmp_path / "q.db", "job-1")
+    consumer.join(timeout=40)
+    ((payload, at),) = received
+    assert payload == "job-1"
+    assert at - sent < 20  # generous for a loaded machine; a poll would have taken 60 s
+
+
+def test_a_consumer_without_room_for_another_task_hands_back_control_at_once(
+    tmp_path: Path,
+) -> None:
+    # Celery acknowledges finished tasks between two calls of drain_events: a consumer at its
+    # prefetch limit must return soon rather than wait out the timeout with nothing to take.
+    _send(tmp_path / "q.db", "job-1")
+    _send(tmp_path / "q.db", "job-2")
+    held: list[object] = []
+    with (
+        _connection(tmp_path / "q.db") as conn,
+        conn.Consumer(QUEUE, callbacks=[lambda _, message: held.append(message)]) as consumer,
+    ):
+        consumer.qos(prefetch_count=1)
+        conn.drain_events(timeout=5)
+        assert len(held) == 1
+        started = time.monotonic()
+        with pytest.raises(TimeoutError):
+            conn.drain_events(timeout=30)
+        assert time.monotonic() - started < 15  # kombu's own loop would wait all 30 s
+        assert len(held) == 1  # and it took nothing beyond its limit
+
+
+def test_a_doorbell_rung_with_no_consumer_is_harmless(tmp_path: Path) -> None:
+    ring(fifo_path(tmp_path / "q.db", "embed"))  # no FIFO yet
+    _send(tmp_path / "q.db", "job-1")  # rings too, with no one waiting
     assert broker.queue_length(tmp_path / "q.db", "embed") == 1
