@@ -4,7 +4,9 @@ An embedding worker runs one Celery task per job, each in its own thread. Every 
 preprocesses its photo and hands the pixels to one :class:`MicroBatcher`, which gathers
 requests for up to ``max_wait_s`` or ``max_batch`` photos, stacks those of equal shape
 and runs the network once per shape. On a GPU that multiplies throughput; on a CPU it
-costs next to nothing. Each task still acknowledges its own message after its own result
+costs next to nothing. It waits only while another photo is on its way (``coming``: being
+decoded by another task), so a photo that comes alone is run at once, not ``max_wait_s``
+later. Each task still acknowledges its own message after its own result
 is stored, so a worker killed mid-batch loses no job: every task of the batch is
 delivered again.
 """
@@ -44,13 +46,17 @@ class MicroBatcher:
         max_batch: int,
         max_wait_s: float,
         on_batch: Callable[[int], None] = lambda _: None,
+        coming: Callable[[], int] = lambda: 1,
     ) -> None:
+        """``coming`` counts the photos about to be submitted; by default one always is, so
+        every batch waits up to ``max_wait_s``."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._run = run
         self._max_batch = max_batch
         self._max_wait_s = max_wait_s
         self._on_batch = on_batch
+        self._coming = coming
         self._requests: queue.Queue[_Request | None] = queue.Queue()
         self._thread = threading.Thread(target=self._serve, name="micro-batcher", daemon=True)
         self._thread.start()
@@ -85,7 +91,7 @@ class MicroBatcher:
         while len(batch) < self._max_batch:
             remaining = deadline - time.monotonic()
             try:
-                if remaining > 0:
+                if remaining > 0 and self._coming() > 0:
                     request = self._requests.get(timeout=remaining)
                 else:
                     request = self._requests.get_nowait()  # only what is already waiting

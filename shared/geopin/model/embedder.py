@@ -6,6 +6,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 import numpy.typing as npt
@@ -22,7 +23,8 @@ class Embedder:
     """Loads its session on first use, so a worker forks before ONNX Runtime starts threads.
 
     With ``max_batch`` above 1, photos embedded from several threads at once share
-    inference calls through a :class:`MicroBatcher`.
+    inference calls through a :class:`MicroBatcher`, which waits for companions only while
+    some photo is still being decoded here (``_preparing``).
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class Embedder:
         self._session: OnnxSession | None = None
         self._batcher: MicroBatcher | None = None
         self._lock = threading.Lock()
+        self._preparing = 0  # photos being decoded, not yet handed to the batcher
 
     def _load(self) -> tuple[OnnxSession, MicroBatcher | None]:
         with self._lock:
@@ -51,6 +54,7 @@ class Embedder:
                         self._model_settings.max_batch,
                         self._model_settings.max_wait_ms / 1000,
                         self._on_batch,
+                        lambda: self._preparing,
                     )
             return self._session, self._batcher
 
@@ -66,17 +70,25 @@ class Embedder:
         """Embed one encoded photo; raises geopin.images.ImageRejected for a bad one."""
         session, batcher = self._load()  # loaded before the clock starts
         started = time.perf_counter()
-        pixels = preprocess(data, self._image_settings)
         if batcher is None:
-            (vector,) = session.run(pixels[np.newaxis])
+            (vector,) = session.run(preprocess(data, self._image_settings)[np.newaxis])
         else:
-            vector = batcher.submit(pixels).result(timeout=self._timeout_s)
+            vector = self._submit(batcher, data).result(timeout=self._timeout_s)
         # The graph ends in an L2 normalisation; renormalising in float64 guards against
         # an exported model without it (dot_product in Elasticsearch requires unit length).
         vector = vector.astype(np.float64)
         vector /= max(float(np.linalg.norm(vector)), 1e-12)
         elapsed = time.perf_counter() - started
         return QueryVector(session.info.model_id, vector.astype(np.float32), embed_s=elapsed)
+
+    def _submit(self, batcher: MicroBatcher, data: bytes) -> Future[np.ndarray]:
+        with self._lock:
+            self._preparing += 1
+        try:
+            return batcher.submit(preprocess(data, self._image_settings))
+        finally:
+            with self._lock:
+                self._preparing -= 1
 
     def embed_batch(self, pixels: Sequence[npt.NDArray[np.float32]]) -> list[np.ndarray]:
         """Unit embeddings of preprocessed images [3, H, W], in their order.

@@ -102,3 +102,25 @@ def test_close_finishes_what_was_queued() -> None:
     gate.set()
     batcher.close()
     assert all(f.done() and not f.exception() for f in futures)
+
+
+def test_a_request_with_nothing_else_coming_runs_without_waiting_for_companions() -> None:
+    # A wait of a minute would show; nothing is on its way, so the batch runs at once.
+    batcher = MicroBatcher(RecordingModel(), max_batch=8, max_wait_s=60, coming=lambda: 0)
+    assert batcher.submit(_image(1)).result(30) == pytest.approx([48.0])
+    batcher.close()
+
+
+def test_a_batch_waits_for_a_photo_that_is_still_being_decoded() -> None:
+    model = RecordingModel()
+    coming = [1]
+    batcher = MicroBatcher(model, max_batch=8, max_wait_s=60, coming=lambda: coming[0])
+    first = batcher.submit(_image(1))
+    time.sleep(0.2)  # the batcher waits: one more is on its way
+    assert not first.done()
+    coming[0] = 0
+    second = batcher.submit(_image(2))
+    assert first.result(30) == pytest.approx([48.0])
+    assert second.result(30) == pytest.approx([96.0])
+    assert model.batch_shapes == [(2, 3, 4, 4)]
+    batcher.close()
