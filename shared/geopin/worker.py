@@ -47,10 +47,11 @@ class Worker:
 
 
 WORKERS = {
-    # One process per host with ONNX Runtime using every core; as many task threads as photos
-    # in a batch, so the micro-batcher can gather a full batch.
+    # One process per host with ONNX Runtime using every core; two batches' worth of task
+    # threads, so the next batch is decoded while the micro-batcher runs one: with only one
+    # batch's worth, the model sat idle while each batch's photos were received and decoded.
     "embed": Worker(
-        EMBED_QUEUE, "geopin_embedder.tasks", "threads", lambda s: s.model.max_batch, "embedder"
+        EMBED_QUEUE, "geopin_embedder.tasks", "threads", lambda s: 2 * s.model.max_batch, "embedder"
     ),
     # Searches wait on Elasticsearch, not the CPU: a few threads keep it busy cheaply.
     "search": Worker(SEARCH_QUEUE, "geopin_searcher.tasks", "threads", lambda _: 4, "searcher"),

@@ -53,13 +53,13 @@ def test_the_worker_starts_celery_with_its_options_then_the_callers(
     started: dict[str, Any],
 ) -> None:
     geopin.worker.main(["embed", "--concurrency=1", "--without-mingle"])
-    batch = Settings().model.max_batch
+    two_batches = 2 * Settings().model.max_batch  # one inferred while the next is decoded
     assert started["app"].argv == [
         "worker",
         "--loglevel=INFO",
         "--queues=embed",
         "--pool=threads",
-        f"--concurrency={batch}",
+        f"--concurrency={two_batches}",
         "--hostname=embedder@%h",
         "--concurrency=1",  # later options win in Celery's command line
         "--without-mingle",

@@ -63,7 +63,9 @@ class ModelSettings(BaseModel):
         8,
         ge=1,
         le=256,
-        description="Most photos one inference call embeds; also the embed worker's threads.",
+        description=(
+            "Most photos one inference call embeds; an embed worker runs twice as many threads."
+        ),
     )
     max_wait_ms: float = Field(
         10.0,
