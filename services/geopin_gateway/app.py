@@ -11,6 +11,7 @@ from geopin.settings import Settings
 from geopin.wiring import (
     backpressure,
     broker,
+    job_queue,
     job_store,
     key_store,
     liveness,
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         index=vector_index(settings),
         presence=presence(settings, client),
         celery=celery,
+        queue_job=job_queue(settings, celery),
         keys=key_store(settings, client),
         notifier=notifier(settings, celery, client),
         backpressure=backpressure(settings, queues),

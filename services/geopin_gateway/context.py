@@ -12,6 +12,7 @@ from geopin.index import VectorIndex
 from geopin.jobs import JobStore
 from geopin.presence import ModelPresence
 from geopin.queue.broker import Broker
+from geopin.queue.publish import QueueJob
 from geopin.settings import Settings
 from geopin.thumbnails import ThumbnailStore
 from geopin.webhooks.delivery import Notifier
@@ -24,6 +25,7 @@ class Gateway:
     index: VectorIndex
     presence: ModelPresence
     celery: Celery
+    queue_job: QueueJob
     keys: KeyStore
     notifier: Notifier
     backpressure: Backpressure

@@ -35,8 +35,9 @@ from geopin.liveness.sqlite import SqliteLiveness
 from geopin.presence import ModelPresence
 from geopin.presence.redis import RedisPresence
 from geopin.presence.sqlite import SqlitePresence
-from geopin.queue import EMBED_QUEUE, enqueue_webhook
+from geopin.queue import EMBED_QUEUE, enqueue_locate, enqueue_webhook
 from geopin.queue.broker import Broker, RedisBroker, SqliteBroker
+from geopin.queue.publish import QueueJob, RedisLocatePublisher
 from geopin.settings import Settings
 from geopin.sqlite import Database
 from geopin.thumbnails import FolderThumbnails, NoThumbnails, ThumbnailStore
@@ -113,13 +114,21 @@ def broker(settings: Settings) -> Broker:
     or the embedded transport's table."""
     if not uses_redis(settings):
         return SqliteBroker(_file(settings, "queue.db"))
-    return RedisBroker(
-        redis.Redis.from_url(
-            settings.celery.broker_url or settings.redis.url,
-            socket_timeout=5,
-            socket_connect_timeout=5,
-        )
+    return RedisBroker(_broker_client(settings))
+
+
+def _broker_client(settings: Settings) -> redis.Redis:
+    return redis.Redis.from_url(
+        settings.celery.broker_url or settings.redis.url, socket_timeout=5, socket_connect_timeout=5
     )
+
+
+def job_queue(settings: Settings, celery: Celery) -> QueueJob:
+    """How the gateway queues a job: one LPUSH of Celery's own message on Redis
+    (geopin.queue.publish), Celery's publish on the embedded transport."""
+    if not uses_redis(settings):
+        return partial(enqueue_locate, celery)
+    return RedisLocatePublisher(settings, _broker_client(settings))
 
 
 def backpressure(settings: Settings, queues: Broker) -> Backpressure:

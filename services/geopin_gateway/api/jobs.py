@@ -16,7 +16,7 @@ from geopin.geo import BadGeoFilter, GeoFilter, parse_geo_filter
 from geopin.images import ACCEPTED_MEDIA_TYPES, ImageRejected, validate_upload
 from geopin.jobs import Job
 from geopin.logs import bind_job
-from geopin.queue import QueueUnavailable, enqueue_locate
+from geopin.queue import QueueUnavailable
 from geopin.top_k import TOP_K_MAX, TOP_K_MIN
 from geopin.webhooks.delivery import NoSigningSecret
 from geopin.webhooks.ssrf import CallbackRefused
@@ -148,7 +148,7 @@ def submit_job() -> tuple[Response, int, dict[str, str]]:
     )
     bind_job(job.job_id)  # this request's log lines from here on name the new job
     try:
-        enqueue_locate(ctx.celery, job.job_id)
+        ctx.queue_job(job.job_id)
     except QueueUnavailable as exc:
         ctx.store.discard(job.job_id)  # no one should poll a job that will never run
         log.error("could not enqueue job %s: %s", job.job_id, exc)
