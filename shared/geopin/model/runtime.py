@@ -86,6 +86,13 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     - CPU memory arena and memory pattern on (ONNX Runtime's defaults, set here on purpose):
       the resize policy keeps input shapes few and bounded, so the arena's peak is bounded by
       the largest batch and the per-shape allocation plan is reused from the second call.
+    - inference threads sleep rather than spin between pieces of work
+      (``session.intra_op.allow_spinning`` = 0; ONNX Runtime spins by default,
+      https://onnxruntime.ai/docs/performance/tune-performance/threading.html): a worker
+      shares its cores with the threads decoding the next photos, and on a small host with
+      Redis, Elasticsearch and the gateway. Measured on 2 busy cores with the default model,
+      spinning burnt 110-118 ms of CPU a photo against 61-68 ms without, and was slower too
+      (docs/benchmarks.md, "The service against its model").
     """
     options = ort.SessionOptions()
     options.intra_op_num_threads = intra_op_threads
@@ -94,4 +101,5 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.enable_cpu_mem_arena = True
     options.enable_mem_pattern = True
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options

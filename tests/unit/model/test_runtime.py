@@ -77,3 +77,8 @@ def test_session_options_run_one_chain_of_nodes_with_every_optimisation() -> Non
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert options.enable_cpu_mem_arena
     assert options.enable_mem_pattern
+
+
+def test_inference_threads_sleep_instead_of_spinning_between_work() -> None:
+    options = session_options(intra_op_threads=0)
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
