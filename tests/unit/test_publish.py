@@ -8,23 +8,12 @@ from typing import Any
 
 import pytest
 import redis
-from geopin.queue import EMBED_QUEUE, QueueUnavailable, enqueue_locate, make_celery
-from geopin.queue.publish import RedisLocatePublisher, capture_template
+from geopin.queue import EMBED_QUEUE, QueueUnavailable
+from geopin.queue.publish import RedisLocatePublisher, capture_template, published_by_celery
 from geopin.settings import Mode, Settings
 
 SETTINGS = Settings(mode=Mode.SERVERS)
 JOB_ID = "Tq3Hn0vXb2kLw8YpRz5MfA7cJd1Ue4Gs"
-
-
-def _published_by_celery(job_id: str) -> dict[str, Any]:
-    app = make_celery(SETTINGS)
-    app.conf.update(broker_url="memory://", broker_transport_options={})
-    with app.connection_for_write() as connection:
-        enqueue_locate(app, job_id)
-        message = connection.SimpleQueue(EMBED_QUEUE).get(timeout=5)
-        message.ack()
-    published: dict[str, Any] = message.serializable()
-    return published
 
 
 def _readable(message: dict[str, Any]) -> dict[str, Any]:
@@ -50,7 +39,7 @@ def _without_ids(message: dict[str, Any]) -> str:
 
 def test_a_templated_message_is_the_one_celery_writes_for_the_same_job() -> None:
     templated = _readable(json.loads(capture_template(SETTINGS).message(JOB_ID)))
-    by_celery = _readable(_published_by_celery(JOB_ID))
+    by_celery = _readable(published_by_celery(SETTINGS, JOB_ID))
     assert templated["body"][0] == [JOB_ID]
     assert templated["headers"]["task"] == "geopin.embed"
     assert templated["body"][2]["chain"][0]["task"] == "geopin.search"

@@ -61,17 +61,21 @@ class Template:
         return envelope.replace(_BODY, base64.b64encode(body.encode()).decode(), 1)
 
 
-def capture_template(settings: Settings) -> Template:
-    """The placeholder job's ``embed`` message, as GeoPin's Celery configuration has Celery
-    write it, published on an in-memory broker instead of the configured one."""
+def published_by_celery(settings: Settings, job_id: str) -> dict[str, Any]:
+    """The ``embed`` message Celery writes for ``job_id`` with GeoPin's configuration,
+    published on an in-memory broker instead of the configured one."""
     capture = make_celery(settings, "geopin-capture")
     capture.conf.update(broker_url="memory://", broker_transport_options={})
     with capture.connection_for_write() as connection:
-        enqueue_locate(capture, PLACEHOLDER_JOB_ID)
+        enqueue_locate(capture, job_id)
         captured = connection.SimpleQueue(EMBED_QUEUE).get(timeout=5)
         captured.ack()
     message: dict[str, Any] = captured.serializable()
-    return Template(message)
+    return message
+
+
+def capture_template(settings: Settings) -> Template:
+    return Template(published_by_celery(settings, PLACEHOLDER_JOB_ID))
 
 
 class RedisLocatePublisher:
