@@ -1,31 +1,34 @@
 """Location estimates where references are dense: the top match's position against the
-consensus estimate (the API's ``location``), and whether its confidence means what it says.
+location estimate (the API's ``location``), and whether its confidence means what it says.
 
 The world is :mod:`tests.support.streets`: one street per real photograph, reference spots
 10-30 m apart with three views each, queries anywhere along the streets with one strong
 change of appearance; and the same streets with only every 12th spot (about 240 m apart) as
 the sparse case. Every photo is embedded by the default model exactly as the embedding worker
-does; the nearest references come from an exact cosine search; the estimate is
+does (cached under --cache); the nearest references come from an exact cosine search. Side by
+side: the top match, the estimate as GeoPin computed it before (``PREVIOUS``), and
 :func:`geopin.location.consensus` with the settings of the environment (GEOPIN_LOCATION__*)::
 
-    .venv/bin/python -m bench.dense_street
+    .venv/bin/python -m bench.dense_street            # --seed N draws another world
 
-Confidence is checked on half the streets (odd ones), so that a calibration fitted on the
-other half is judged on queries it never saw.
+Confidence is checked on half the streets (odd ones); the calibration printed at the end is
+fitted on the other half (even ones), so the defaults it gave are judged on queries they
+never saw.
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 from geopin.geo import haversine_m
 from geopin.index import Match
-from geopin.location import Estimate, consensus
+from geopin.location import Estimate, consensus, matches_to_fetch
 from geopin.settings import LocationSettings, Settings
 
 from bench.real_photos import embedder
@@ -33,7 +36,17 @@ from tests.support.streets import View, World, build, query_photo, reference_pho
 from tests.support.wallpapers import fetch, photos
 
 WITHIN_M = (25.0, 100.0)
-DISPLAYED = 10  # the API's default top_k: how many matches today's estimate is computed from
+DISPLAYED = 10  # the API's default top_k
+# The estimate as GeoPin computed it before it was anchored on the top match: the heaviest
+# cluster always wins (a factor of 1), from the 10 matches shown by default, softer weights,
+# and the share itself as the confidence.
+PREVIOUS = LocationSettings(
+    candidates=DISPLAYED,
+    temperature=0.05,
+    overrule_factor=1.0,
+    calibration_intercept=0.0,
+    calibration_slope=1.0,
+)
 Vectors = npt.NDArray[np.float32]
 
 
@@ -70,68 +83,121 @@ def nearest(
     return [Match(str(i), references[i].location, float(scores[i])) for i in order]
 
 
-def report(
-    name: str,
+@dataclass(frozen=True)
+class Outcome:
+    """One query's answers: the top match's error and the estimate with its own error."""
+
+    street: int
+    top1_error_m: float
+    estimate: Estimate
+    error_m: float
+
+    @property
+    def inside(self) -> bool:
+        """Whether the truth lies within the estimate's stated radius."""
+        return self.error_m <= self.estimate.radius_m
+
+
+def outcomes(
     references: Sequence[View],
     vectors: Vectors,
     queries: Sequence[View],
     query_vectors: Vectors,
     settings: LocationSettings,
-) -> None:
-    top1_errors, estimates = [], []
+) -> list[Outcome]:
+    found = []
     for view, vector in zip(queries, query_vectors, strict=True):
-        matches = nearest(references, vectors, vector, DISPLAYED)
-        top1_errors.append(haversine_m(matches[0].location, view.location))
+        matches = nearest(references, vectors, vector, matches_to_fetch(DISPLAYED, settings))
         estimate = consensus(matches, settings)
         assert estimate is not None
-        estimates.append(estimate)
-    errors = [haversine_m(e.location, v.location) for e, v in zip(estimates, queries, strict=True)]
-    print(f"{name}: {len(references)} references, {len(queries)} queries")
-    for label, found in (("top-1 match", top1_errors), ("consensus", errors)):
-        shares = "  ".join(f"within {r:g} m {_share(found, r):5.1f}%" for r in WITHIN_M)
-        print(f"  {label:<12} {shares}")
-    checked = [i for i, view in enumerate(queries) if view.street % 2 == 1]
-    _calibration([estimates[i] for i in checked], [errors[i] for i in checked])
+        top1_error = haversine_m(matches[0].location, view.location)
+        error = haversine_m(estimate.location, view.location)
+        found.append(Outcome(view.street, top1_error, estimate, error))
+    return found
+
+
+def report(name: str, references: int, estimators: Mapping[str, Sequence[Outcome]]) -> None:
+    """Top-1 against each estimator within 25 m and 100 m, then each one's calibration."""
+    first = next(iter(estimators.values()))
+    print(f"{name}: {references} references, {len(first)} queries")
+    rows = {"top-1 match": [o.top1_error_m for o in first]}
+    rows.update({label: [o.error_m for o in found] for label, found in estimators.items()})
+    for label, errors in rows.items():
+        shares = "  ".join(f"within {r:g} m {_share(errors, r):5.1f}%" for r in WITHIN_M)
+        print(f"  {label:<28} {shares}")
+    for label, found in estimators.items():
+        checked = [o for o in found if o.street % 2 == 1]
+        stated = np.array([o.estimate.confidence for o in checked])
+        inside = np.array([o.inside for o in checked])
+        print(
+            f"  {label}, check half ({len(checked)} queries): stated confidence"
+            f" {100 * stated.mean():.1f}%, observed within the stated radius"
+            f" {100 * inside.mean():.1f}%"
+        )
+        for low, high in ((0.0, 0.5), (0.5, 0.8), (0.8, 1.01)):
+            chosen = (stated >= low) & (stated < high)
+            if chosen.any():
+                print(
+                    f"    stated {low:.1f}-{min(high, 1):.1f}: {int(chosen.sum()):4d} queries,"
+                    f" stated {100 * stated[chosen].mean():5.1f}%,"
+                    f" observed {100 * inside[chosen].mean():5.1f}%"
+                )
 
 
 def _share(errors: Sequence[float], radius: float) -> float:
     return 100.0 * sum(e <= radius for e in errors) / len(errors)
 
 
-def _calibration(estimates: Sequence[Estimate], errors: Sequence[float]) -> None:
-    """Stated confidence against the observed share of answers within the stated radius."""
-    stated = np.array([e.confidence for e in estimates])
-    inside = np.array([err <= e.radius_m for e, err in zip(estimates, errors, strict=True)])
-    print(
-        f"  confidence (check half, {len(estimates)} queries): stated {100 * stated.mean():5.1f}%,"
-        f" observed within the stated radius {100 * inside.mean():5.1f}%"
-    )
-    for low, high in ((0.0, 0.5), (0.5, 0.8), (0.8, 1.01)):
-        chosen = (stated >= low) & (stated < high)
-        if chosen.any():
-            print(
-                f"    stated {low:.1f}-{min(high, 1):.1f}: {int(chosen.sum()):4d} queries,"
-                f" stated {100 * stated[chosen].mean():5.1f}%,"
-                f" observed {100 * inside[chosen].mean():5.1f}%"
-            )
+def fit_calibration(found: Sequence[Outcome]) -> tuple[float, float]:
+    """Intercept and slope of the logistic map from logit(share) to "the truth is inside the
+    stated radius", by maximum likelihood (Newton's method)."""
+    share = np.clip([o.estimate.share for o in found], 1e-3, 1 - 1e-3)
+    features = np.stack([np.ones_like(share), np.log(share / (1 - share))], axis=1)
+    inside = np.array([o.inside for o in found], dtype=np.float64)
+    weights = np.zeros(2)
+    for _ in range(50):
+        predicted = 1 / (1 + np.exp(-features @ weights))
+        gradient = features.T @ (inside - predicted)
+        hessian = (features * (predicted * (1 - predicted))[:, None]).T @ features
+        weights += np.linalg.solve(hessian, gradient)
+    return float(weights[0]), float(weights[1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path(".cache/bench/wallpapers"))
+    parser.add_argument("--seed", type=int, default=0, help="draws spots, noise and queries")
     args = parser.parse_args()
-    world = build(photos(fetch(args.cache)))
+    world = build(photos(fetch(args.cache)), args.seed)
     references, queries, sparse_queries = embedded(world, args.cache)
-    settings = Settings().location
-    report("dense", world.references, references, world.queries, queries, settings)
+    estimators = {
+        "previous (densest cluster)": PREVIOUS,
+        "estimate (settings)": Settings().location,
+    }
+    print(f"estimate settings: {estimators['estimate (settings)'].model_dump()}")
+    dense = {
+        label: outcomes(world.references, references, world.queries, queries, settings)
+        for label, settings in estimators.items()
+    }
+    report("dense", len(world.references), dense)
     sparse = world.sparse_references()
+    chosen = [world.references[i] for i in sparse]
     report(
         "sparse",
-        [world.references[i] for i in sparse],
-        references[sparse],
-        world.sparse_queries,
-        sparse_queries,
-        settings,
+        len(chosen),
+        {
+            label: outcomes(
+                chosen, references[sparse], world.sparse_queries, sparse_queries, settings
+            )
+            for label, settings in estimators.items()
+        },
+    )
+    fit_half = [o for o in dense["estimate (settings)"] if o.street % 2 == 0]
+    intercept, slope = fit_calibration(fit_half)
+    print(
+        "calibration fitted on the dense fit half (even streets):"
+        f" GEOPIN_LOCATION__CALIBRATION_INTERCEPT={intercept:.2f}"
+        f" GEOPIN_LOCATION__CALIBRATION_SLOPE={slope:.2f}"
     )
 
 

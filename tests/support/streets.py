@@ -123,8 +123,9 @@ def _window(street: Street, view: View, zoom: float = 1.0) -> Image.Image:
     width, height = VIEW_SIZE[0] * zoom, VIEW_SIZE[1] * zoom
     centre_x = view.along_m * PIXELS_PER_M + VIEW_SIZE[0] / 2
     centre_y = view.pitch * street.photo.height
-    box = (centre_x - width / 2, centre_y - height / 2, centre_x + width / 2, centre_y + height / 2)
-    return street.photo.crop(tuple(round(v) for v in box)).resize(VIEW_SIZE)
+    left, right = round(centre_x - width / 2), round(centre_x + width / 2)
+    top, bottom = round(centre_y - height / 2), round(centre_y + height / 2)
+    return street.photo.crop((left, top, right, bottom)).resize(VIEW_SIZE)
 
 
 def reference_photo(world: World, view: View) -> bytes:
