@@ -10,6 +10,7 @@ side: the top match, the estimate as GeoPin computed it before (``PREVIOUS``), a
 :func:`geopin.location.consensus` with the settings of the environment (GEOPIN_LOCATION__*)::
 
     .venv/bin/python -m bench.dense_street            # --seed N draws another world
+    .venv/bin/python -m bench.dense_street --model cosplace.onnx    # another model
 
 Confidence is checked on half the streets (odd ones); the calibration printed at the end is
 fitted on the other half (even ones), so the defaults it gave are judged on queries they
@@ -30,6 +31,7 @@ from geopin.geo import haversine_m
 from geopin.index import Match
 from geopin.location import Estimate, consensus, matches_to_fetch
 from geopin.settings import LocationSettings, Settings
+from geopin_tools.evaluation.calibration import fit_calibration
 
 from bench.real_photos import embedder
 from tests.support.streets import View, World, build, query_photo, reference_photo
@@ -50,11 +52,9 @@ PREVIOUS = LocationSettings(
 Vectors = npt.NDArray[np.float32]
 
 
-def embedded(world: World, cache: Path) -> tuple[Vectors, Vectors, Vectors]:
-    """Unit vectors of the references, the queries and the sparse queries (cached)."""
-    from geopin_tools.model.default_model import ensure_default_model
-
-    model = ensure_default_model(cache / "models")
+def embedded(world: World, model: Path, cache: Path) -> tuple[Vectors, Vectors, Vectors]:
+    """Unit vectors of the references, the queries and the sparse queries (cached by the
+    model file's name and the views)."""
     views = [*world.references, *world.queries, *world.sparse_queries]
     key = hashlib.sha256(f"{model.name}{views}".encode()).hexdigest()[:16]
     stored = cache / f"dense-street-{key}.npy"
@@ -148,28 +148,17 @@ def _share(errors: Sequence[float], radius: float) -> float:
     return 100.0 * sum(e <= radius for e in errors) / len(errors)
 
 
-def fit_calibration(found: Sequence[Outcome]) -> tuple[float, float]:
-    """Intercept and slope of the logistic map from logit(share) to "the truth is inside the
-    stated radius", by maximum likelihood (Newton's method)."""
-    share = np.clip([o.estimate.share for o in found], 1e-3, 1 - 1e-3)
-    features = np.stack([np.ones_like(share), np.log(share / (1 - share))], axis=1)
-    inside = np.array([o.inside for o in found], dtype=np.float64)
-    weights = np.zeros(2)
-    for _ in range(50):
-        predicted = 1 / (1 + np.exp(-features @ weights))
-        gradient = features.T @ (inside - predicted)
-        hessian = (features * (predicted * (1 - predicted))[:, None]).T @ features
-        weights += np.linalg.solve(hessian, gradient)
-    return float(weights[0]), float(weights[1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=Path(".cache/bench/wallpapers"))
     parser.add_argument("--seed", type=int, default=0, help="draws spots, noise and queries")
+    parser.add_argument("--model", type=Path, help="an ONNX model file; default: the default model")
     args = parser.parse_args()
+    from geopin_tools.model.default_model import ensure_default_model
+
+    model = args.model or ensure_default_model(args.cache / "models")
     world = build(photos(fetch(args.cache)), args.seed)
-    references, queries, sparse_queries = embedded(world, args.cache)
+    references, queries, sparse_queries = embedded(world, model, args.cache)
     estimators = {
         "previous (densest cluster)": PREVIOUS,
         "estimate (settings)": Settings().location,
@@ -193,7 +182,9 @@ def main() -> None:
         },
     )
     fit_half = [o for o in dense["estimate (settings)"] if o.street % 2 == 0]
-    intercept, slope = fit_calibration(fit_half)
+    intercept, slope = fit_calibration(
+        [o.estimate.share for o in fit_half], [o.inside for o in fit_half]
+    )
     print(
         "calibration fitted on the dense fit half (even streets):"
         f" GEOPIN_LOCATION__CALIBRATION_INTERCEPT={intercept:.2f}"

@@ -90,10 +90,12 @@ def test_the_calibration_maps_a_share_as_its_settings_say() -> None:
     assert calibrated(0.5, shifted) == pytest.approx(1 / (1 + 2.718281828**-1))
 
 
-def test_unanimous_matches_give_near_full_confidence() -> None:
+def test_unanimous_matches_give_the_highest_confidence_there_is() -> None:
     estimate = consensus(_street(HERE, 5, 0.9), SETTINGS)
     assert estimate is not None
-    assert estimate.confidence > 0.999
+    assert estimate.share == 1
+    assert estimate.confidence == calibrated(1.0, SETTINGS)
+    assert estimate.confidence > calibrated(0.99, SETTINGS)
 
 
 def test_no_matches_no_estimate() -> None:

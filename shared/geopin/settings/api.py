@@ -132,7 +132,7 @@ class LocationSettings(BaseModel):
         50.0, gt=0, description="Matches this close to a candidate centre vote for it, metres."
     )
     temperature: float = Field(
-        0.02,
+        0.01,
         gt=0,
         description="Score gap that weighs a match e times less than the best (softmax).",
     )
@@ -148,14 +148,14 @@ class LocationSettings(BaseModel):
         25.0, ge=0, description="Smallest uncertainty radius an estimate claims, metres."
     )
     calibration_intercept: float = Field(
-        0.68,
+        -0.05,
         description=(
             "Confidence = sigmoid(intercept + slope * logit(share)), share being the "
             "winning cluster's part of the matches' weight."
         ),
     )
     calibration_slope: float = Field(
-        1.53,
+        0.85,
         gt=0,
         description="See calibration_intercept; above 0, so confidence rises with the share.",
     )
