@@ -12,6 +12,7 @@ from geopin.geo import BoundingBox, GeoFilter, LatLon
 from geopin.images import UndecodableImage
 from geopin.index import Match, ModelMismatch
 from geopin.jobs import Job, JobError, JobStatus, QueryVector, StatusChange, utc_now
+from geopin.location import METHOD, calibrated
 from geopin.pipeline import embed_step, fail_job, search_step
 from geopin.settings import LocationSettings
 
@@ -98,11 +99,13 @@ class FixedIndex:
     def __init__(self, model_id: str = "model-a") -> None:
         self.model_id = model_id
         self.areas: list[GeoFilter | None] = []
+        self.asked: list[int] = []
 
     def search(
         self, vector: np.ndarray, k: int, model_id: str, geo: GeoFilter | None = None
     ) -> list[Match]:
         self.areas.append(geo)
+        self.asked.append(k)
         if model_id != self.model_id:
             raise ModelMismatch("index built by another model")
         return [Match(f"ref-{i}", LatLon(52.0 + i, 4.0), 1.0 - i / 10) for i in range(k)]
@@ -158,16 +161,35 @@ def test_search_records_best_first_matches_and_consensus_location(
     assert done.status is JobStatus.SUCCEEDED
     assert [m["id"] for m in done.result["matches"]] == ["ref-0", "ref-1", "ref-2"]
     # The matches lie a degree apart and score 0.1 apart: the best one wins alone.
+    share = 1 / sum(math.exp(-i / 10 / LOCATION.temperature) for i in range(LOCATION.candidates))
     assert done.result["location"] == {
         "lat": 52.0,
         "lon": 4.0,
-        "confidence": pytest.approx(1 / (1 + math.exp(-2) + math.exp(-4)), abs=1e-4),
+        "confidence": pytest.approx(calibrated(share, LOCATION), abs=1e-4),
         "radius_m": 25.0,
-        "method": "densest-cluster",
+        "method": METHOD,
     }
     assert set(done.result["timings"]) == {"queued_s", "embed_s", "handoff_s", "search_s"}
     assert all(t >= 0 for t in done.result["timings"].values())
     assert store.load_vector(job.job_id) is None
+
+
+@pytest.mark.parametrize("top_k", [1, 3, 10])
+def test_the_location_is_the_same_however_many_matches_a_job_shows(
+    store: MemoryStore, notifier: RecordingNotifier, top_k: int
+) -> None:
+    index = FixedIndex()
+    job = store.create(b"photo", top_k)
+    embed_step(job.job_id, store, CountingEmbedder(), notifier)
+    search_step(job.job_id, store, index, LOCATION, notifier)
+    result = store.jobs[job.job_id].result or {}
+    assert len(result["matches"]) == top_k
+    assert index.asked == [LOCATION.candidates]  # enough to estimate from, not just to show
+    reference = MemoryStore()
+    shown = reference.create(b"photo", LOCATION.candidates)
+    embed_step(shown.job_id, reference, CountingEmbedder(), notifier)
+    search_step(shown.job_id, reference, FixedIndex(), LOCATION, notifier)
+    assert result["location"] == (reference.jobs[shown.job_id].result or {})["location"]
 
 
 def test_second_search_delivery_never_changes_the_result(

@@ -138,18 +138,49 @@ class LimitSettings(BaseModel):
 
 
 class LocationSettings(BaseModel):
-    """The consensus location estimate of a job (shared/geopin/location.py, docs/location.md)."""
+    """The location estimate of a job (shared/geopin/location.py, docs/location.md).
 
+    The defaults of ``temperature``, ``overrule_factor`` and the calibration were chosen on
+    the dense street benchmark (bench/dense_street.py) with the default model; another model
+    or reference set may want its own, measured the same way.
+    """
+
+    candidates: int = Field(
+        20,
+        ge=1,
+        le=TOP_K_MAX,
+        description="Matches the estimate is computed from, whatever top_k a job asks to see.",
+    )
     cluster_radius_m: float = Field(
         50.0, gt=0, description="Matches this close to a candidate centre vote for it, metres."
     )
     temperature: float = Field(
-        0.05,
+        0.01,
         gt=0,
         description="Score gap that weighs a match e times less than the best (softmax).",
     )
+    overrule_factor: float = Field(
+        2.0,
+        ge=1,
+        description=(
+            "How many times the weight of the top match's cluster another cluster needs "
+            "to be chosen instead."
+        ),
+    )
     min_radius_m: float = Field(
         25.0, ge=0, description="Smallest uncertainty radius an estimate claims, metres."
+    )
+    calibration_intercept: float = Field(
+        -0.05,
+        description=(
+            "Confidence = sigmoid(intercept + slope * logit(share)), share being the "
+            "winning cluster's part of the matches' weight."
+        ),
+    )
+    calibration_slope: float = Field(
+        0.85,
+        gt=0,
+        description="See calibration_intercept; above 0, so confidence rises with the share.",
     )
 
 
