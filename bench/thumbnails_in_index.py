@@ -18,10 +18,13 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from elasticsearch import Elasticsearch
+from elasticsearch.exceptions import GeneralAvailabilityWarning
 from geopin.geo import LatLon
 from geopin.index import Reference
 from geopin.index.elasticsearch import ElasticsearchIndex, make_client
@@ -34,6 +37,7 @@ from bench.report import Report
 DIM, K = 512, 10
 THUMBNAIL_BYTES = 7_100
 MODEL = "0" * 64
+_STORED = ("_source", "_recovery_source")
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
@@ -70,9 +74,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
                 for i in range(args.references)
             )
             load_s = _timed(_load, index, refs)
-            stats = client.indices.stats(index=name, metric="store").body
-            size_mb = stats["indices"][name]["total"]["store"]["size_in_bytes"] / 2**20
-            report.figures[kind] = {"load_s": round(load_s, 2), "size_mib": round(size_mb, 1)}
+            report.figures[kind] = {"load_s": round(load_s, 2), **_sizes_mib(client, name)}
         indices = {
             kind: ElasticsearchIndex(client, settings, target=n) for kind, n in names.items()
         }
@@ -94,6 +96,22 @@ def main(argv: Sequence[str] | None = None) -> Report:
     return report
 
 
+def _sizes_mib(client: Elasticsearch, name: str) -> dict[str, float]:
+    """The index on disk, and its two stored copies of documents: ``_source``, and the
+    ``_recovery_source`` Elasticsearch keeps while ``_source`` excludes the vector, until a
+    merge after the retention lease (12 h) drops it."""
+    stats = client.indices.stats(index=name, metric="store").body
+    with warnings.catch_warnings():  # "technical preview": fine for a measurement
+        warnings.simplefilter("ignore", GeneralAvailabilityWarning)
+        usage = client.indices.disk_usage(index=name, run_expensive_tasks=True).body
+    fields = usage[name]["fields"]
+    sizes = {
+        "size_mib": stats["indices"][name]["total"]["store"]["size_in_bytes"],
+        **{f"{field}_mib": fields[field]["total_in_bytes"] for field in _STORED if field in fields},
+    }
+    return {key: round(value / 2**20, 1) for key, value in sizes.items()}
+
+
 def _load(index: ElasticsearchIndex, refs: Iterable[Reference]) -> None:
     with index.bulk_load(force_merge=True):
         index.add(refs, MODEL)
@@ -107,8 +125,10 @@ def _say(
         p50, p95 = _percentiles(latencies[kind])
         figures.update(search_p50_ms=round(p50, 2), search_p95_ms=round(p95, 2))
         report.say(
-            f"{kind:>8} thumbnails: load {figures['load_s']} s, {figures['size_mib']} MiB, "
-            f"search k={K} p50 {p50:.2f} ms p95 {p95:.2f} ms"
+            f"{kind:>8} thumbnails: load {figures['load_s']} s, {figures['size_mib']} MiB "
+            f"(_source {figures.get('_source_mib', 0)}, _recovery_source "
+            f"{figures.get('_recovery_source_mib', 0)}), search k={K} p50 {p50:.2f} ms "
+            f"p95 {p95:.2f} ms"
         )
     ratio = report.figures["with"]["search_p50_ms"] / report.figures["without"]["search_p50_ms"]
     size = report.figures["with"]["size_mib"] / report.figures["without"]["size_mib"]
