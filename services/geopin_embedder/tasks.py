@@ -29,14 +29,12 @@ from geopin.queue import EMBED_TASK, app
 from geopin.queue.job_task import JobTask
 from geopin.queue.names import INGEST_TASK
 from geopin.queue.retry import TRANSIENT_ERRORS
-from geopin.thumbnails import ThumbnailStore
 from geopin.wiring import (
     index_versions,
     job_store,
     notifier,
     presence,
     redis_client,
-    thumbnail_store,
 )
 
 __all__ = ["app", "embed", "ingest"]
@@ -81,14 +79,13 @@ def load_model(**_: object) -> None:
 class IngestParts:
     ledger: Callable[[str], Ledger]  # a run's record of what became of its photos, by run ID
     versions: IndexVersions
-    thumbnails: ThumbnailStore
 
 
 @PerProcess
 def ingest_parts() -> IngestParts:
     settings = process_settings()
     ledger = partial(Ledger, redis_client(settings), settings.redis.key_prefix)
-    return IngestParts(ledger, index_versions(settings), thumbnail_store(settings))
+    return IngestParts(ledger, index_versions(settings))
 
 
 @app.task(name=EMBED_TASK, base=JobTask, parts=parts)
@@ -106,6 +103,4 @@ def ingest(
     embedder = parts().embedder
     index = share.versions.open(target)
     ledger, settings = share.ledger(run_id), process_settings()
-    ingest_share(
-        ledger, photos, options, settings, embedder, embedder.info, index, share.thumbnails
-    )
+    ingest_share(ledger, photos, options, settings, embedder, embedder.info, index)

@@ -98,9 +98,7 @@ def es_index(es_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def base_env(
-    es_server: str, es_index: str, model_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
+def base_env(es_server: str, es_index: str, model_path: Path) -> dict[str, str]:
     """Settings every GeoPin process in the tests shares (Redis comes per test)."""
     return {
         "GEOPIN_ELASTICSEARCH__URL": es_server,
@@ -108,7 +106,6 @@ def base_env(
         "GEOPIN_MODEL__PATH": str(model_path),
         "GEOPIN_MODEL__INTRA_OP_THREADS": "1",
         "GEOPIN_LOG_LEVEL": "INFO",
-        "GEOPIN_THUMBNAILS__DIR": str(tmp_path_factory.mktemp("thumbnails")),
     }
 
 

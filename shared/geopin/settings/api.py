@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from limits import parse_many
 from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
 
@@ -185,13 +183,14 @@ class LocationSettings(BaseModel):
 
 
 class ThumbnailSettings(BaseModel):
-    """Small copies of reference photos, written at ingestion, shown by the web page."""
+    """Small copies of reference photos, kept in the reference index at ingestion, shown by
+    the web page."""
 
-    dir: Path | None = Field(
-        Path(".cache/thumbnails"),
+    enabled: bool = Field(
+        True,
         description=(
-            "Folder of reference thumbnails, shared by ingestion and the gateway "
-            "(a shared volume when they run apart); unset: none are kept."
+            "Keep a thumbnail of each reference photo with it in the reference index "
+            "(a JPEG of about 4-11 KB at 256 px); off: none are kept and the page shows none."
         ),
     )
     max_side: int = Field(256, ge=16, le=1024, description="Longest side of a thumbnail, pixels.")

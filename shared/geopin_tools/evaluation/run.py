@@ -21,11 +21,11 @@ from geopin.client import GeoPinClient
 from geopin.geo import LatLon
 from geopin.images import ImageRejected, decode_image, resized_for_model, to_model_input
 from geopin.index import Match, VectorIndex
-from geopin.ingest.run import BatchEmbedder, Ingestion, Options, Outcome
+from geopin.ingest.outcomes import Outcome
+from geopin.ingest.run import BatchEmbedder, Ingestion, Options
 from geopin.ingest.sources import Candidate
 from geopin.location import consensus, matches_to_fetch
 from geopin.settings import Settings
-from geopin.thumbnails import ThumbnailStore
 
 from geopin_tools.evaluation.recall import (
     RECALL_AT,
@@ -87,7 +87,6 @@ def index_database(
     model_id: str,
     index: VectorIndex,
     settings: Settings,
-    thumbnails: ThumbnailStore,
     progress: Progress,
 ) -> None:
     """Every database photo into ``index`` (idempotent: a second run skips them all)."""
@@ -100,7 +99,7 @@ def index_database(
 
     with index.bulk_load():
         options = Options(quality=False, dedup=False)
-        Ingestion(settings, embedder, index, model_id, record, thumbnails, options).run(candidates)
+        Ingestion(settings, embedder, index, model_id, record, options).run(candidates)
 
 
 def rank_through_service(
