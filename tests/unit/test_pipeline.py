@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from geopin.geo import BoundingBox, GeoFilter, LatLon
 from geopin.images import UndecodableImage
-from geopin.index import Match, ModelMismatch
+from geopin.index import IndexMissing, Match, ModelMismatch
 from geopin.jobs import Job, JobError, JobStatus, QueryVector, StatusChange, utc_now
 from geopin.location import METHOD, calibrated
 from geopin.pipeline import embed_step, fail_job, search_step
@@ -111,6 +111,15 @@ class FixedIndex:
         return [Match(f"ref-{i}", LatLon(52.0 + i, 4.0), 1.0 - i / 10) for i in range(k)]
 
 
+class MissingIndex(FixedIndex):
+    """An index that was never built (no ``geopin index add`` yet)."""
+
+    def search(
+        self, vector: np.ndarray, k: int, model_id: str, geo: GeoFilter | None = None
+    ) -> list[Match]:
+        raise IndexMissing("no reference index exists yet")
+
+
 @pytest.fixture
 def notifier() -> RecordingNotifier:
     return RecordingNotifier()
@@ -149,6 +158,62 @@ def test_rejected_photo_fails_the_job_with_the_image_code(
     failed = store.jobs[job.job_id]
     assert failed.status is JobStatus.FAILED
     assert failed.error == JobError("undecodable-image", "the photo is truncated")
+
+
+def test_a_job_that_expired_before_embedding_is_skipped_without_embedding(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
+    job = store.create(b"photo", 3)
+    del store.jobs[job.job_id]  # its record outlived by the queued task
+    embedder = CountingEmbedder()
+    assert not embed_step(job.job_id, store, embedder, notifier)
+    assert embedder.calls == 0
+    assert notifier.started == []
+
+
+def test_a_photo_that_expired_before_embedding_fails_the_job_as_upload_expired(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
+    job = store.create(b"photo", 3)
+    store.delete_upload(job.job_id)  # its upload TTL ran out while the job waited
+    embedder = CountingEmbedder()
+    assert not embed_step(job.job_id, store, embedder, notifier)
+    assert embedder.calls == 0
+    failed = store.jobs[job.job_id]
+    assert (failed.status, failed.error.code if failed.error else None) == (
+        JobStatus.FAILED,
+        "upload-expired",
+    )
+    assert notifier.started == [failed]
+
+
+def test_an_embedding_that_expired_before_the_search_fails_the_job_as_embedding_missing(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
+    job = store.create(b"photo", 3)
+    embed_step(job.job_id, store, CountingEmbedder(), notifier)
+    store.delete_vector(job.job_id)  # its TTL ran out while the search task waited
+    index = FixedIndex()
+    search_step(job.job_id, store, index, LOCATION, notifier)
+    failed = store.jobs[job.job_id]
+    assert (failed.status, failed.error.code if failed.error else None) == (
+        JobStatus.FAILED,
+        "embedding-missing",
+    )
+    assert index.areas == []  # never searched
+    assert notifier.started == [failed]
+
+
+def test_a_search_before_any_index_exists_fails_the_job_as_index_missing(
+    store: MemoryStore, notifier: RecordingNotifier
+) -> None:
+    job = store.create(b"photo", 3)
+    embed_step(job.job_id, store, CountingEmbedder(), notifier)
+    search_step(job.job_id, store, MissingIndex(), LOCATION, notifier)
+    failed = store.jobs[job.job_id]
+    assert failed.status is JobStatus.FAILED
+    assert failed.error == JobError("index-missing", "no reference index exists yet")
+    assert notifier.started == [failed]
 
 
 def test_search_records_best_first_matches_and_consensus_location(
