@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from geopin.client import GeoPinClient, verify_webhook
 from geopin.pipeline import fail_job
 from geopin.queue import enqueue_locate, make_celery
 from geopin.settings import Settings
+from geopin.webhooks.delivery import Notifier
 from geopin.webhooks.log import Delivery, DeliveryStatus
 from geopin.webhooks.signing import new_secret, webhook_id_for
 from geopin.wiring import job_store, key_store, notifier
@@ -162,7 +164,7 @@ def test_webhook_of_a_keyed_job_is_signed_with_both_secrets_while_rotating(
             assert verify_webhook(second.headers, second.body, secret)["type"] == "job.failed"
 
 
-def test_the_same_attempt_sent_twice_is_delivered_once(
+def test_an_attempt_task_delivered_again_after_its_send_posts_nothing(
     redis_db: str, notifier_worker: None
 ) -> None:
     settings = settings_for(redis_db)
@@ -184,6 +186,34 @@ def test_the_same_attempt_sent_twice_is_delivered_once(
             "the second task handled",
         )
         assert len(receiver.received) == 1
+
+
+def test_two_racing_sends_of_one_attempt_post_it_once(redis_db: str) -> None:
+    settings = settings_for(redis_db)
+    celery = make_celery(settings)
+    # The receiver answers after 2 s, so neither send has recorded the attempt when the
+    # other checks for it: only the claim in Redis stands between them.
+    with Receiver([Reply(200, delay_s=2)]).running() as receiver:
+        store = job_store(settings)
+        job = store.create(b"photo", 3, callback_url=receiver.url())
+        ended = store.succeed(job.job_id, {"matches": [], "location": None})
+        assert ended is not None
+        notifier(settings, celery).start(ended)  # its task waits: no worker consumes it
+        workers = [notifier(settings, celery) for _ in range(2)]
+        start_together = threading.Barrier(len(workers))
+
+        def send(worker: Notifier) -> None:
+            start_together.wait()
+            worker.attempt(job.job_id, 1, 1)
+
+        threads = [threading.Thread(target=send, args=(worker,)) for worker in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(receiver.received) == 1
+    attempts = delivery_of(settings, job.job_id).attempts
+    assert [(a.attempt, a.status_code) for a in attempts] == [(1, 200)]
 
 
 JPEG = encode(place_photo(2))
