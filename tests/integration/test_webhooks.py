@@ -280,6 +280,19 @@ def test_redelivery_of_an_unfinished_job_is_409(gateway_client: FlaskClient) -> 
     assert json.loads(gateway_client.get(job_url).data)["webhook"] == {"status": "waiting-for-job"}
 
 
+def test_redelivery_of_an_ended_job_without_a_callback_is_409(
+    gateway_client: FlaskClient,
+) -> None:
+    response = gateway_client.post("/v1/jobs", data=JPEG, content_type="image/jpeg")
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["job_id"]
+    store = gateway_client.application.extensions["geopin"].store
+    assert store.fail(job_id, "index-missing", "no references") is not None
+    again = gateway_client.post(f"/v1/jobs/{job_id}/redeliver")
+    assert again.status_code == 409
+    assert again.get_json()["code"] == "no-callback"
+
+
 def test_a_job_failed_by_its_task_starts_its_webhook_exactly_once(
     redis_db: str,
 ) -> None:
