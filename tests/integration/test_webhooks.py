@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from flask.testing import FlaskClient
 from geopin.client import GeoPinClient, verify_webhook
 from geopin.pipeline import fail_job
@@ -58,6 +59,16 @@ def delivery_of(settings: Settings, job_id: str) -> Delivery:
 
 def delivered(settings: Settings, job_id: str) -> bool:
     return delivery_of(settings, job_id).status is DeliveryStatus.DELIVERED
+
+
+def succeeded_with_webhook_started(settings: Settings, celery: Celery, callback_url: str) -> str:
+    """A job that succeeded with ``callback_url``, its webhook's round 1 opened; its ID."""
+    store = job_store(settings)
+    job = store.create(b"photo", 3, callback_url=callback_url)
+    ended = store.succeed(job.job_id, {"matches": [], "location": None})
+    assert ended is not None
+    notifier(settings, celery).start(ended)
+    return job.job_id
 
 
 @pytest.fixture
@@ -170,15 +181,11 @@ def test_an_attempt_task_delivered_again_after_its_send_posts_nothing(
     settings = settings_for(redis_db)
     celery = make_celery(settings)
     with Receiver([Reply(200, delay_s=0.5)]).running() as receiver:
-        store = job_store(settings)
-        job = store.create(b"photo", 3, callback_url=receiver.url())
-        ended = store.succeed(job.job_id, {"matches": [], "location": None})
-        assert ended is not None
-        notifier(settings, celery).start(ended)
-        celery.send_task("geopin.webhook", args=(job.job_id, 1, 1), queue="webhooks")
+        job_id = succeeded_with_webhook_started(settings, celery, receiver.url())
+        celery.send_task("geopin.webhook", args=(job_id, 1, 1), queue="webhooks")
         wait_until(lambda: len(receiver.received) == 1, 30, "the webhook")
-        wait_until(lambda: delivered(settings, job.job_id), 10, "delivered")
-        celery.send_task("geopin.webhook", args=(job.job_id, 1, 1), queue="webhooks")
+        wait_until(lambda: delivered(settings, job_id), 10, "delivered")
+        celery.send_task("geopin.webhook", args=(job_id, 1, 1), queue="webhooks")
         broker = redis.Redis.from_url(redis_db)
         wait_until(
             lambda: broker.llen("webhooks") == 0 and broker.hlen("unacked") == 0,
@@ -194,17 +201,14 @@ def test_two_racing_sends_of_one_attempt_post_it_once(redis_db: str) -> None:
     # The receiver answers after 2 s, so neither send has recorded the attempt when the
     # other checks for it: only the claim in Redis stands between them.
     with Receiver([Reply(200, delay_s=2)]).running() as receiver:
-        store = job_store(settings)
-        job = store.create(b"photo", 3, callback_url=receiver.url())
-        ended = store.succeed(job.job_id, {"matches": [], "location": None})
-        assert ended is not None
-        notifier(settings, celery).start(ended)  # its task waits: no worker consumes it
+        # Its first attempt's task waits in the queue: no worker consumes it here.
+        job_id = succeeded_with_webhook_started(settings, celery, receiver.url())
         workers = [notifier(settings, celery) for _ in range(2)]
         start_together = threading.Barrier(len(workers))
 
         def send(worker: Notifier) -> None:
             start_together.wait()
-            worker.attempt(job.job_id, 1, 1)
+            worker.attempt(job_id, 1, 1)
 
         threads = [threading.Thread(target=send, args=(worker,)) for worker in workers]
         for thread in threads:
@@ -212,7 +216,7 @@ def test_two_racing_sends_of_one_attempt_post_it_once(redis_db: str) -> None:
         for thread in threads:
             thread.join(timeout=30)
         assert len(receiver.received) == 1
-    attempts = delivery_of(settings, job.job_id).attempts
+    attempts = delivery_of(settings, job_id).attempts
     assert [(a.attempt, a.status_code) for a in attempts] == [(1, 200)]
 
 

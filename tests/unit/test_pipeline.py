@@ -120,6 +120,19 @@ class MissingIndex(FixedIndex):
         raise IndexMissing("no reference index exists yet")
 
 
+def failure_code(store: MemoryStore, job_id: str) -> str | None:
+    """The error code of the job if it failed; None in any other state."""
+    job = store.jobs[job_id]
+    return job.error.code if job.status is JobStatus.FAILED and job.error else None
+
+
+def embedded_job_id(store: MemoryStore, notifier: RecordingNotifier, top_k: int = 3) -> str:
+    """A job as the embed step leaves it: running, its vector stored for the search."""
+    job = store.create(b"photo", top_k)
+    assert embed_step(job.job_id, store, CountingEmbedder(), notifier)
+    return job.job_id
+
+
 @pytest.fixture
 def notifier() -> RecordingNotifier:
     return RecordingNotifier()
@@ -179,50 +192,37 @@ def test_a_photo_that_expired_before_embedding_fails_the_job_as_upload_expired(
     embedder = CountingEmbedder()
     assert not embed_step(job.job_id, store, embedder, notifier)
     assert embedder.calls == 0
-    failed = store.jobs[job.job_id]
-    assert (failed.status, failed.error.code if failed.error else None) == (
-        JobStatus.FAILED,
-        "upload-expired",
-    )
-    assert notifier.started == [failed]
+    assert failure_code(store, job.job_id) == "upload-expired"
+    assert notifier.started == [store.jobs[job.job_id]]
 
 
 def test_an_embedding_that_expired_before_the_search_fails_the_job_as_embedding_missing(
     store: MemoryStore, notifier: RecordingNotifier
 ) -> None:
-    job = store.create(b"photo", 3)
-    embed_step(job.job_id, store, CountingEmbedder(), notifier)
-    store.delete_vector(job.job_id)  # its TTL ran out while the search task waited
+    job_id = embedded_job_id(store, notifier)
+    store.delete_vector(job_id)  # its TTL ran out while the search task waited
     index = FixedIndex()
-    search_step(job.job_id, store, index, LOCATION, notifier)
-    failed = store.jobs[job.job_id]
-    assert (failed.status, failed.error.code if failed.error else None) == (
-        JobStatus.FAILED,
-        "embedding-missing",
-    )
+    search_step(job_id, store, index, LOCATION, notifier)
+    assert failure_code(store, job_id) == "embedding-missing"
     assert index.areas == []  # never searched
-    assert notifier.started == [failed]
+    assert notifier.started == [store.jobs[job_id]]
 
 
 def test_a_search_before_any_index_exists_fails_the_job_as_index_missing(
     store: MemoryStore, notifier: RecordingNotifier
 ) -> None:
-    job = store.create(b"photo", 3)
-    embed_step(job.job_id, store, CountingEmbedder(), notifier)
-    search_step(job.job_id, store, MissingIndex(), LOCATION, notifier)
-    failed = store.jobs[job.job_id]
-    assert failed.status is JobStatus.FAILED
-    assert failed.error == JobError("index-missing", "no reference index exists yet")
-    assert notifier.started == [failed]
+    job_id = embedded_job_id(store, notifier)
+    search_step(job_id, store, MissingIndex(), LOCATION, notifier)
+    assert failure_code(store, job_id) == "index-missing"
+    assert notifier.started == [store.jobs[job_id]]
 
 
 def test_search_records_best_first_matches_and_consensus_location(
     store: MemoryStore, notifier: RecordingNotifier
 ) -> None:
-    job = store.create(b"photo", 3)
-    embed_step(job.job_id, store, CountingEmbedder(), notifier)
-    search_step(job.job_id, store, FixedIndex(), LOCATION, notifier)
-    done = store.jobs[job.job_id]
+    job_id = embedded_job_id(store, notifier)
+    search_step(job_id, store, FixedIndex(), LOCATION, notifier)
+    done = store.jobs[job_id]
     assert done.status is JobStatus.SUCCEEDED
     assert [m["id"] for m in done.result["matches"]] == ["ref-0", "ref-1", "ref-2"]
     # The matches lie a degree apart and score 0.1 apart: the best one wins alone.
@@ -236,7 +236,7 @@ def test_search_records_best_first_matches_and_consensus_location(
     }
     assert set(done.result["timings"]) == {"queued_s", "embed_s", "handoff_s", "search_s"}
     assert all(t >= 0 for t in done.result["timings"].values())
-    assert store.load_vector(job.job_id) is None
+    assert store.load_vector(job_id) is None
 
 
 @pytest.mark.parametrize("top_k", [1, 3, 10])
@@ -260,22 +260,20 @@ def test_the_location_is_the_same_however_many_matches_a_job_shows(
 def test_second_search_delivery_never_changes_the_result(
     store: MemoryStore, notifier: RecordingNotifier
 ) -> None:
-    job = store.create(b"photo", 2)
-    embed_step(job.job_id, store, CountingEmbedder(), notifier)
-    search_step(job.job_id, store, FixedIndex(), LOCATION, notifier)
-    first = dict(store.jobs[job.job_id].result or {})
-    search_step(job.job_id, store, FixedIndex(), LOCATION, notifier)
-    assert store.jobs[job.job_id].result == first
-    assert [h.status for h in store.jobs[job.job_id].history].count(JobStatus.SUCCEEDED) == 1
+    job_id = embedded_job_id(store, notifier, top_k=2)
+    search_step(job_id, store, FixedIndex(), LOCATION, notifier)
+    first = dict(store.jobs[job_id].result or {})
+    search_step(job_id, store, FixedIndex(), LOCATION, notifier)
+    assert store.jobs[job_id].result == first
+    assert [h.status for h in store.jobs[job_id].history].count(JobStatus.SUCCEEDED) == 1
 
 
 def test_query_from_another_model_fails_the_job_clearly(
     store: MemoryStore, notifier: RecordingNotifier
 ) -> None:
-    job = store.create(b"photo", 2)
-    embed_step(job.job_id, store, CountingEmbedder(), notifier)
-    search_step(job.job_id, store, FixedIndex(model_id="model-b"), LOCATION, notifier)
-    failed = store.jobs[job.job_id]
+    job_id = embedded_job_id(store, notifier, top_k=2)
+    search_step(job_id, store, FixedIndex(model_id="model-b"), LOCATION, notifier)
+    failed = store.jobs[job_id]
     assert failed.status is JobStatus.FAILED
     assert failed.error is not None
     assert failed.error.code == "model-mismatch"
