@@ -67,6 +67,14 @@ class CelerySettings(BaseModel):
         ),
     )
     max_retries: int = Field(3, ge=0, description="Retries of a task after a transient error.")
+    cancel_tasks_on_connection_loss: bool = Field(
+        False,
+        description=(
+            "Stop the tasks a worker runs when it loses the broker (they are delivered again). "
+            "Needs a pool that can stop a task (prefork, gevent, eventlet): a worker on threads, "
+            "as GeoPin's are, refuses to start with it."
+        ),
+    )
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> CelerySettings:
