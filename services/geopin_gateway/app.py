@@ -7,6 +7,7 @@ import logging
 from flask import Flask
 from geopin.queue import make_celery
 from geopin.settings import Settings
+from geopin.supervisor import RestartCounts
 from geopin.wiring import (
     backpressure,
     broker,
@@ -53,7 +54,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     log_choice(settings, "gateway")
     register_problem_handlers(app, settings.limits.retry_after_s)
-    init_metrics(app, queues.queue_length)
+    restarts = settings.metrics.restarts_dir
+    init_metrics(app, queues.queue_length, RestartCounts(restarts).read if restarts else None)
     init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")

@@ -28,7 +28,7 @@ from prometheus_client import (
     generate_latest,
     start_http_server,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
@@ -109,17 +109,36 @@ class QueueDepths(Collector):
         yield family
 
 
-def exposition(extra: Collector) -> bytes:
-    """This process's metrics (all gunicorn processes' in multiprocess mode) plus ``extra``."""
+class SupervisorRestarts(Collector):
+    """``geopin_supervisor_restarts_total{service}``: how often ``geopin up`` or ``scripts/up``
+    restarted each process, as their supervisors recorded it (geopin.supervisor)."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "geopin_supervisor_restarts",
+            "Processes restarted by their supervisor after they exited on their own.",
+            labels=["service"],
+        )
+        for service, count in self._counts().items():
+            family.add_metric([service], count)
+        yield family
+
+
+def exposition(*extras: Collector) -> bytes:
+    """This process's metrics (all gunicorn processes' in multiprocess mode) plus ``extras``."""
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry()
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]  # untyped upstream
         own = generate_latest(registry)
     else:
         own = generate_latest(REGISTRY)
-    extras = CollectorRegistry()
-    extras.register(extra)
-    return own + generate_latest(extras)
+    read_now = CollectorRegistry()
+    for extra in extras:
+        read_now.register(extra)
+    return own + generate_latest(read_now)
 
 
 def prepare_multiprocess_dir() -> None:

@@ -12,17 +12,28 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from geopin.logs import bind_job
-from geopin.metrics import QueueDepths, exposition, observe_http, prepare_multiprocess_dir
+from geopin.metrics import (
+    QueueDepths,
+    SupervisorRestarts,
+    exposition,
+    observe_http,
+    prepare_multiprocess_dir,
+)
 from prometheus_client import CONTENT_TYPE_LATEST
 
 bp = Blueprint("metrics", __name__)
 _QUEUES = "geopin-queue-depths"
+_RESTARTS = "geopin-supervisor-restarts"
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """This pod's gateway metrics (every gunicorn process's) and the queues' depths now."""
-    body = exposition(current_app.extensions[_QUEUES])
+    """This pod's gateway metrics (every gunicorn process's), the queues' depths now, and the
+    supervisor's restarts where one runs the processes (geopin up, scripts/up)."""
+    extras = [current_app.extensions[_QUEUES]]
+    if _RESTARTS in current_app.extensions:
+        extras.append(current_app.extensions[_RESTARTS])
+    body = exposition(*extras)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
 
@@ -42,10 +53,17 @@ def _done(_: BaseException | None) -> None:
     bind_job(None)  # gunicorn's next request on this thread may be about another job
 
 
-def init_metrics(app: Flask, queue_length: Callable[[str], int]) -> None:
-    """Request metrics on every route, and ``/metrics`` with the queues' lengths per scrape."""
+def init_metrics(
+    app: Flask,
+    queue_length: Callable[[str], int],
+    restarts: Callable[[], dict[str, int]] | None = None,
+) -> None:
+    """Request metrics on every route, and ``/metrics`` with the queues' lengths and (under a
+    supervisor) the restart counts, read per scrape."""
     prepare_multiprocess_dir()
     app.extensions[_QUEUES] = QueueDepths(queue_length)
+    if restarts is not None:
+        app.extensions[_RESTARTS] = SupervisorRestarts(restarts)
     app.before_request(_started)
     app.after_request(_answered)
     app.teardown_request(_done)

@@ -170,3 +170,11 @@ class MetricsSettings(BaseModel):
             "its own port whatever this says."
         ),
     )
+    restarts_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder where `geopin up` and `scripts/up` count the restarts of each process they "
+            "supervise; the gateway reports them as geopin_supervisor_restarts_total. Unset: "
+            "none counted (`geopin up` uses <data folder>/restarts, `scripts/up` .run/restarts)."
+        ),
+    )

@@ -8,6 +8,7 @@ import pytest
 from flask import Flask
 from geopin.metrics import QueueDepths
 from geopin.settings import Mode, Settings
+from geopin.supervisor import RestartCounts
 from geopin_gateway.app import create_app
 from PIL import Image
 from prometheus_client import REGISTRY
@@ -65,3 +66,19 @@ def test_a_submission_is_counted_and_its_queue_read_from_the_real_broker(tmp_pat
     assert response.status_code == 202
     text = client.get("/metrics").get_data(as_text=True)
     assert 'geopin_queue_length{queue="embed"} 1.0' in text
+
+
+def test_restarts_counted_by_a_supervisor_are_reported_when_its_folder_is_set(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "restarts"
+    RestartCounts(folder).record("embedder", 2)
+    supervised = create_app(
+        Settings(mode=Mode.EMBEDDED, data_dir=tmp_path, metrics={"restarts_dir": folder})
+    )
+    text = supervised.test_client().get("/metrics").get_data(as_text=True)
+    assert 'geopin_supervisor_restarts_total{service="embedder"} 2.0' in text
+    alone = create_app(Settings(mode=Mode.EMBEDDED, data_dir=tmp_path))
+    assert "geopin_supervisor_restarts" not in alone.test_client().get("/metrics").get_data(
+        as_text=True
+    )
