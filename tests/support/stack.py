@@ -85,6 +85,9 @@ def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
         f"127.0.0.1:{port}",
         "--workers",
         "2",
+        # gunicorn's default control socket is shared by every gateway of this user, and
+        # each deletes it when it stops: tests start many, and control none.
+        "--no-control-socket",
         "geopin_gateway.wsgi:app",
     ]
     service = Service("gateway", argv, env, log_dir)
