@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import logging
 import os
 import signal
@@ -78,11 +79,17 @@ class RestartCounts:
         return counts
 
 
-def _die_with_parent() -> None:
-    """In the child before exec: SIGTERM when the supervisor dies (prctl PR_SET_PDEATHSIG)."""
-    # Elsewhere than Linux there is no prctl: a supervisor killed outright leaves its child.
-    with contextlib.suppress(AttributeError, OSError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
+@functools.cache
+def _die_with_parent() -> Callable[[], object] | None:
+    """What a child runs before exec to get SIGTERM when its supervisor dies (Linux's prctl
+    PR_SET_PDEATHSIG), looked up here in the parent: the child, forked from a process that
+    may have threads, only calls it. None elsewhere than Linux, where a supervisor killed
+    outright leaves its child running."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (AttributeError, OSError):
+        return None
+    return functools.partial(prctl, 1, signal.SIGTERM)
 
 
 class Supervised:
@@ -120,7 +127,7 @@ class Supervised:
                 stdout=log_file,
                 stderr=subprocess.STDOUT if log_file else None,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
+                preexec_fn=_die_with_parent(),
             )
         finally:
             if log_file:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -29,7 +27,7 @@ from geopin.wiring import job_store
 from tests.support.factories import write_reference_set
 from tests.support.load import Submitted, in_background, submit_steadily
 from tests.support.stack import (
-    REPO,
+    SHORT_DELIVERY_LIMITS,
     RedisServer,
     Service,
     start_embedder,
@@ -38,18 +36,16 @@ from tests.support.stack import (
     wait_until,
     write_locked,
 )
+from tests.support.up import run_cli
 
 JOBS = 80
 INTERVAL_S = 0.2  # 16 s of load
 FAULT_AFTER = 25  # jobs submitted before the broker goes away
 OUTAGE_S = 8
 ENDED_WITHIN_S = 120  # after the outage: generous, the machine is shared
-VISIBILITY_TIMEOUT_S = 20
+VISIBILITY_TIMEOUT_S = int(SHORT_DELIVERY_LIMITS["GEOPIN_CELERY__VISIBILITY_TIMEOUT_S"])
 DRILL_ENV = {
-    # Short limits, so tasks whose acknowledgement was lost come back within the test.
-    "GEOPIN_CELERY__SOFT_TIME_LIMIT_S": "15",
-    "GEOPIN_CELERY__HARD_TIME_LIMIT_S": "18",
-    "GEOPIN_CELERY__VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
+    **SHORT_DELIVERY_LIMITS,  # tasks whose acknowledgement was lost come back within the test
     "GEOPIN_LIMITS__SUBMIT": "1000/second",
     "GEOPIN_MODEL__INTRA_OP_THREADS": "1",
 }
@@ -158,15 +154,7 @@ def test_a_locked_embedded_queue_under_load_loses_no_job_and_stops_no_worker(
 
 def _index_references(env: dict[str, str], tmp_path: Path) -> None:
     manifest = write_reference_set(tmp_path / "references", 8)
-    added = subprocess.run(
-        [sys.executable, "-m", "geopin.cli", "index", "add", str(manifest)],
-        env={**os.environ, **env},
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    added = run_cli({**os.environ, **env}, "index", "add", str(manifest))
     assert added.returncode == 0, added.stderr
 
 

@@ -12,14 +12,17 @@ from geopin.settings import Settings
 from geopin.wiring import job_store
 
 from tests.support.factories import encode, place_photo
-from tests.support.stack import start_embedder, start_searcher, wait_until
+from tests.support.stack import (
+    SHORT_DELIVERY_LIMITS,
+    start_embedder,
+    start_searcher,
+    wait_until,
+)
 
 # Short limits so redelivery happens within the test; their order is what production keeps.
-VISIBILITY_TIMEOUT_S = 20
+VISIBILITY_TIMEOUT_S = int(SHORT_DELIVERY_LIMITS["GEOPIN_CELERY__VISIBILITY_TIMEOUT_S"])
 CRASH_ENV = {
-    "GEOPIN_CELERY__SOFT_TIME_LIMIT_S": "15",
-    "GEOPIN_CELERY__HARD_TIME_LIMIT_S": "18",
-    "GEOPIN_CELERY__VISIBILITY_TIMEOUT_S": str(VISIBILITY_TIMEOUT_S),
+    **SHORT_DELIVERY_LIMITS,
     # A large photo at native size keeps the worker busy long enough to be killed mid-job.
     "GEOPIN_IMAGES__RESIZE": "native",
     "GEOPIN_IMAGES__MAX_SIDE": "1024",
