@@ -154,7 +154,8 @@ def test_a_locked_embedded_queue_under_load_loses_no_job_and_stops_no_worker(
 
 def _index_references(env: dict[str, str], tmp_path: Path) -> None:
     manifest = write_reference_set(tmp_path / "references", 8)
-    added = run_cli({**os.environ, **env}, "index", "add", str(manifest))
+    report = str(tmp_path / "ingest-report.jsonl")
+    added = run_cli({**os.environ, **env}, "index", "add", str(manifest), "--report", report)
     assert added.returncode == 0, added.stderr
 
 

@@ -45,7 +45,8 @@ def test_a_worker_killed_under_geopin_up_is_restarted_counted_and_serves_again(
         metrics = requests.get(f"{url}/metrics", timeout=10).text
         assert 'geopin_supervisor_restarts_total{service="embedder"} 1.0' in metrics
         assert 'geopin_supervisor_restarts_total{service="searcher"} 0.0' in metrics
-        assert run_cli(env, "index", "add", str(manifest)).returncode == 0
+        report = str(tmp_path / "ingest-report.jsonl")
+        assert run_cli(env, "index", "add", str(manifest), "--report", report).returncode == 0
         photo = encode(place_photo(1))
         submitted = requests.post(
             f"{url}/v1/jobs", data=photo, headers={"Content-Type": "image/jpeg"}, timeout=10
