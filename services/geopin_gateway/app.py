@@ -8,6 +8,7 @@ from flask import Flask
 from geopin.metrics import JobHealth
 from geopin.queue import make_celery
 from geopin.settings import Settings
+from geopin.supervisor import RestartCounts
 from geopin.wiring import (
     backpressure,
     broker,
@@ -57,7 +58,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     log_choice(settings, "gateway")
     register_problem_handlers(app, settings.limits.retry_after_s)
     job_health = JobHealth(store.oldest_running, store.failures, liveness(settings, client).counts)
-    init_metrics(app, queues.queue_length, job_health)
+    restarts = settings.metrics.restarts_dir
+    init_metrics(
+        app,
+        queues.queue_length,
+        job_health,
+        RestartCounts(restarts).read if restarts else None,
+    )
     init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")

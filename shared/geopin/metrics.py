@@ -175,6 +175,24 @@ class JobHealth(Collector):
             yield CounterMetricFamily(name, documentation, value=faults.get(fault, 0))
 
 
+class SupervisorRestarts(Collector):
+    """``geopin_supervisor_restarts_total{service}``: how often ``geopin up`` or ``scripts/up``
+    restarted each process, as their supervisors recorded it (geopin.supervisor)."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "geopin_supervisor_restarts",
+            "Processes restarted by their supervisor after they exited on their own.",
+            labels=["service"],
+        )
+        for service, count in self._counts().items():
+            family.add_metric([service], count)
+        yield family
+
+
 def exposition(*extras: Collector) -> bytes:
     """This process's metrics (all gunicorn processes' in multiprocess mode) plus ``extras``."""
     if os.environ.get(MULTIPROC_ENV):

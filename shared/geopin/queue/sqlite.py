@@ -169,6 +169,13 @@ class Transport(virtual.Transport):  # type: ignore[misc]
     driver_type = "sqlite"
     driver_name = "geopin-sqlite"
     polling_interval = 0.1  # an idle worker's SELECT costs microseconds; latency matters more
+    # A file locked past the busy timeout is this transport's broker outage. Declared a
+    # recoverable connection error, kombu retries a publish by the retry policy and Celery's
+    # consumer reconnects, rather than failing the task in hand or stopping the worker. (A
+    # transport that leaves the recoverable ones undeclared gets one reconnection only.)
+    connection_errors = (*virtual.Transport.connection_errors, sqlite3.OperationalError)
+    recoverable_connection_errors = connection_errors
+    recoverable_channel_errors = ()
 
     def driver_version(self) -> str:
         return sqlite3.sqlite_version

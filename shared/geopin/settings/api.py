@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from limits import parse_many
 from pydantic import BaseModel, Field, IPvAnyNetwork, SecretStr, field_validator
 
@@ -221,5 +223,13 @@ class MetricsSettings(BaseModel):
         description=(
             "Port on which a worker serves /metrics; 0: none. The gateway serves /metrics on "
             "its own port whatever this says."
+        ),
+    )
+    restarts_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder where `geopin up` and `scripts/up` count the restarts of each process they "
+            "supervise; the gateway reports them as geopin_supervisor_restarts_total. Unset: "
+            "none counted (`geopin up` uses <data folder>/restarts, `scripts/up` .run/restarts)."
         ),
     )
