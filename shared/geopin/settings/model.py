@@ -65,6 +65,22 @@ class ModelSettings(BaseModel):
         le=256,
         description="Most photos one inference call embeds; also the embed worker's threads.",
     )
+    max_batch_pixels: int = Field(
+        3_000_000,
+        ge=1,
+        description=(
+            "Most pixels (photos times height times width, after resizing) one inference call "
+            "takes: on a CPU this bounds the memory of the activations (docs/runtime.md); a full "
+            "batch of 8 photos at 512x683 fits. A larger single photo still runs, alone."
+        ),
+    )
+    cpu_arena: bool = Field(
+        False,
+        description=(
+            "ONNX Runtime's CPU memory arena: calls may be a little faster, but the worker keeps "
+            "the memory of the largest batch it has seen, rounded up, for good (docs/runtime.md)."
+        ),
+    )
     max_wait_ms: float = Field(
         10.0,
         ge=0,
