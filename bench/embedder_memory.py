@@ -1,17 +1,19 @@
 """The embedding worker's memory under the hostile corpus, pass after pass, configurations side
 by side.
 
-For each configuration (``--config "LABEL:VAR=VALUE,..."``, GEOPIN_* settings over the
-defaults) it starts the server stack as ``scripts/up`` does (embedding and search workers,
-the gateway under gunicorn) on the given Redis and Elasticsearch, indexes a few references,
-then sends every file of the hostile corpus (:mod:`bench.hostile_corpus`) to ``POST /v1/jobs``,
-eight at a time, waits for every accepted job to end, and reads the embedding worker's
-resident memory (its process tree, from /proc) and its peak so far (``VmHWM``). It does that
-``--passes`` times; a stack per configuration, one after the other::
+Each configuration (``--config "LABEL:VAR=VALUE,..."``: environment over GeoPin's defaults; a
+``PYTHONPATH`` there runs another checkout) gets the server stack as ``scripts/up`` starts it
+(embedding and search workers, the gateway under gunicorn) on the given Redis (its own
+database) and Elasticsearch, with a few references indexed. Every file of the hostile corpus
+(:mod:`bench.hostile_corpus`) goes to ``POST /v1/jobs``, eight at a time; once every accepted
+job has ended, the embedding worker's resident memory (its process tree, from /proc) and its
+peak so far (``VmHWM``) are read. ``--passes`` times; all configurations at once, so they
+meet the same load::
 
-    .venv/bin/python -m bench.embedder_memory --redis redis://127.0.0.1:6384/14 \\
-        --config "GeoPin defaults:" --config "ONNX Runtime's arena, no pixel cap:\\
-    GEOPIN_MODEL__CPU_ARENA=true,GEOPIN_MODEL__MAX_BATCH_PIXELS=100000000"
+    mkdir /tmp/gb && git archive b64eab3 | tar -x -C /tmp/gb      # the code before
+    .venv/bin/python -m bench.embedder_memory --redis redis://127.0.0.1:6384 \\
+        --config "before (b64eab3):PYTHONPATH=/tmp/gb/shared:/tmp/gb/services" \\
+        --config "this change:"
 
 Counted per pass: answers by status class (a 5xx is a bug), jobs by how they ended, and jobs
 still not ended after ``--job-timeout-s`` (stuck).
@@ -163,7 +165,9 @@ def report(results: Iterable[tuple[str, list[Pass]]]) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis", required=True, help="a Redis database this run may flush")
+    parser.add_argument(
+        "--redis", required=True, help="a Redis server; configuration n uses database 15-n"
+    )
     parser.add_argument("--elasticsearch", default="http://127.0.0.1:9200")
     parser.add_argument("--model", type=Path, help="ONNX model (default: GeoPin's default)")
     parser.add_argument("--config", action="append", required=True, help="LABEL:VAR=VALUE,...")
@@ -174,13 +178,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     corpus = list(files(build()))[:: args.limit or 1]
     print(f"hostile corpus: {len(corpus)} files, {sum(p.stat().st_size for p in corpus):,} bytes")
-    results = []
-    for text in args.config:
-        label, overrides = _parse_config(text)
+    configs = [_parse_config(text) for text in args.config]
+
+    def measure(number: int, overrides: Mapping[str, str]) -> list[Pass]:
         alias = f"geopin-bench-memory-{uuid.uuid4().hex[:8]}"
         env = {
             "GEOPIN_MODE": "servers",
-            "GEOPIN_REDIS__URL": args.redis,
+            "GEOPIN_REDIS__URL": f"{args.redis.rstrip('/')}/{15 - number}",
             "GEOPIN_ELASTICSEARCH__URL": args.elasticsearch,
             "GEOPIN_ELASTICSEARCH__INDEX": alias,
             "GEOPIN_MODEL__INTRA_OP_THREADS": str(args.intra_op_threads),
@@ -190,18 +194,22 @@ def main(argv: list[str] | None = None) -> None:
             **overrides,
         }
         try:
-            passes = run_config(env, corpus, args.passes, args.job_timeout_s)
+            return run_config(env, corpus, args.passes, args.job_timeout_s)
         finally:
             delete_indices(args.elasticsearch, alias)
-        results.append((label, passes))
-        print(report([(label, passes)]), flush=True)
+
+    # All at once, so every configuration meets the same load on a shared machine.
+    with ThreadPoolExecutor(len(configs)) as pool:
+        runs = list(pool.map(measure, range(len(configs)), [env for _, env in configs]))
+    results = [(label, passes) for (label, _), passes in zip(configs, runs, strict=True)]
     print(report(results))
-    first, *others = results
+    (first_label, first), *others = results
     for label, passes in others:
         print(
-            f"{first[0]} / {label}: RSS after the last pass "
-            f"{first[1][-1].rss_mib / passes[-1].rss_mib:.2f}, peak "
-            f"{first[1][-1].peak_mib / passes[-1].peak_mib:.2f}"
+            f"{label} / {first_label}, after the last pass: RSS "
+            f"{passes[-1].rss_mib / first[-1].rss_mib:.2f}, peak "
+            f"{passes[-1].peak_mib / first[-1].peak_mib:.2f}, seconds "
+            f"{passes[-1].seconds / first[-1].seconds:.2f}"
         )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from celery.exceptions import Ignore
 from celery.signals import worker_init
+from geopin.allocator import return_large_blocks_when_freed
 from geopin.index import IndexVersions
 from geopin.ingest.distributed import Ledger, ingest_share
 from geopin.jobs import JobStore
@@ -71,6 +72,7 @@ def parts() -> EmbedderParts:
 @worker_init.connect(weak=False)
 def load_model(**_: object) -> None:
     """Load the model before the first job arrives, and say so to the gateways."""
+    return_large_blocks_when_freed()  # before the first photo: docs/runtime.md, "Memory"
     started = time.perf_counter()
     info = parts().embedder.info
     MODEL_LOAD.set(time.perf_counter() - started)

@@ -66,12 +66,12 @@ class ModelSettings(BaseModel):
         description="Most photos one inference call embeds; also the embed worker's threads.",
     )
     max_batch_pixels: int = Field(
-        3_000_000,
+        4 * 512 * 1024,
         ge=1,
         description=(
             "Most pixels (photos times height times width, after resizing) one inference call "
-            "takes: on a CPU this bounds the memory of the activations (docs/runtime.md); a full "
-            "batch of 8 photos at 512x683 fits. A larger single photo still runs, alone."
+            "takes: on a CPU it bounds the memory of the activations (docs/runtime.md); 4 photos "
+            "at 512x1024, 5 at 512x683. A larger single photo still runs, alone. Raise it on GPUs."
         ),
     )
     cpu_arena: bool = Field(
