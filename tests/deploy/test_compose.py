@@ -206,3 +206,16 @@ def test_the_cpu_embedder_runs_one_inference_thread_per_cpu_of_its_limit() -> No
     embedder = service("embedder")
     threads = embedder["environment"]["GEOPIN_MODEL__INTRA_OP_THREADS"]
     assert int(threads) == float(embedder["deploy"]["resources"]["limits"]["cpus"])
+
+
+def test_the_gpu_embedder_batches_as_the_gpu_overlay_does() -> None:
+    manifest = yaml.safe_load((K8S / "overlays/prod-gpu/embedder-gpu.yaml").read_text())
+    env = {
+        e["name"]: e["value"] for e in manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    compose_env = service("embedder-gpu")["environment"]
+    assert compose_env["GEOPIN_MODEL__MAX_BATCH_PIXELS"] == env["GEOPIN_MODEL__MAX_BATCH_PIXELS"]
+    images, model = Settings().images, Settings().model
+    # A full batch at the largest input the resize policy gives.
+    largest = model.max_batch * images.shorter_side * images.max_side
+    assert int(env["GEOPIN_MODEL__MAX_BATCH_PIXELS"]) == largest
