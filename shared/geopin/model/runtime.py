@@ -83,10 +83,11 @@ def session_options(intra_op_threads: int, *, cpu_arena: bool) -> ort.SessionOpt
       independent nodes in parallel has nothing to overlap and would only add threads.
     - every graph optimisation (``ORT_ENABLE_ALL``): Conv+BatchNorm+ReLU fusion and, on CPU,
       the blocked NCHWc layout are where most of the CPU speed comes from.
-    - CPU memory arena off unless ``cpu_arena``: the arena keeps every block it ever grew by, in
-      steps rounded up to a power of two, so a worker that has seen the largest batch holds up
-      to twice its peak for good; without it each call returns its activations to the
-      allocator. Neither changes a number the network computes.
+    - CPU memory arena as ``cpu_arena`` says (on by default): it keeps every block it grew by,
+      in power-of-two steps, so a worker holds up to about twice its largest call's activations
+      for good, a bound only because the pixels of a call are capped; without it every call
+      maps and faults in its activations afresh, which halved the embedding rate. Neither
+      changes a number the network computes.
     - memory pattern on: each input shape's allocation plan is worked out once, so a call makes
       one large allocation for its activations instead of one per tensor.
     """

@@ -66,19 +66,20 @@ class ModelSettings(BaseModel):
         description="Most photos one inference call embeds; also the embed worker's threads.",
     )
     max_batch_pixels: int = Field(
-        4 * 512 * 1024,
+        1_050_000,
         ge=1,
         description=(
             "Most pixels (photos times height times width, after resizing) one inference call "
-            "takes: on a CPU it bounds the memory of the activations (docs/runtime.md); 4 photos "
-            "at 512x1024, 5 at 512x683. A larger single photo still runs, alone. Raise it on GPUs."
+            "takes: on a CPU it bounds the memory of the activations (docs/runtime.md); 3 photos "
+            "at 512x683, 2 at 512x1024. A larger single photo still runs, alone. Raise it on GPUs."
         ),
     )
     cpu_arena: bool = Field(
-        False,
+        True,
         description=(
-            "ONNX Runtime's CPU memory arena: calls may be a little faster, but the worker keeps "
-            "the memory of the largest batch it has seen, rounded up, for good (docs/runtime.md)."
+            "ONNX Runtime's CPU memory arena: it keeps the largest call's activations, rounded up "
+            "to a power of two, for good; off, the worker holds less but embeds about half as "
+            "fast (docs/runtime.md)."
         ),
     )
     max_wait_ms: float = Field(
