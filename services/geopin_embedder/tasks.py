@@ -17,11 +17,11 @@ from typing import Any
 
 from celery.exceptions import Ignore
 from celery.signals import worker_init
-from geopin.allocator import return_large_blocks_when_freed
 from geopin.index import IndexVersions
 from geopin.ingest.distributed import Ledger, ingest_share
 from geopin.jobs import JobStore
 from geopin.metrics import BATCH_SIZE, MODEL_LOAD
+from geopin.model.allocator import return_large_blocks_when_freed
 from geopin.model.embedder import Embedder
 from geopin.per_process import PerProcess, process_settings
 from geopin.pipeline import Notifier, embed_step

@@ -13,7 +13,7 @@ BLOCKS, BLOCK = 40, 6 * 1024 * 1024
 # them, frees the large ones and prints the resident memory in MiB.
 PROBE = f"""
 import ctypes, sys
-from geopin.allocator import return_large_blocks_when_freed
+from geopin.model.allocator import return_large_blocks_when_freed
 if sys.argv[1] == "fixed":
     assert return_large_blocks_when_freed()
 libc = ctypes.CDLL(None)
