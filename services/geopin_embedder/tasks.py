@@ -21,6 +21,7 @@ from geopin.index import IndexVersions
 from geopin.ingest.distributed import Ledger, ingest_share
 from geopin.jobs import JobStore
 from geopin.metrics import BATCH_SIZE, MODEL_LOAD
+from geopin.model.allocator import return_large_blocks_when_freed
 from geopin.model.embedder import Embedder
 from geopin.per_process import PerProcess, process_settings
 from geopin.pipeline import Notifier, embed_step
@@ -69,6 +70,7 @@ def parts() -> EmbedderParts:
 @worker_init.connect(weak=False)
 def load_model(**_: object) -> None:
     """Load the model before the first job arrives, and say so to the gateways."""
+    return_large_blocks_when_freed()  # before the first photo: docs/runtime.md, "Memory"
     started = time.perf_counter()
     info = parts().embedder.info
     MODEL_LOAD.set(time.perf_counter() - started)

@@ -26,6 +26,7 @@ from geopin.wiring import (
 from geopin_gateway.api import docs, health, jobs, references, web
 from geopin_gateway.api.metrics import init_metrics
 from geopin_gateway.context import Gateway
+from geopin_gateway.drain import DrainUnreadBody
 from geopin_gateway.problems import register_problem_handlers
 from geopin_gateway.security import init_security
 
@@ -73,4 +74,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.bp)
     app.register_blueprint(references.bp)
     app.register_blueprint(web.bp)
+    # Flask's documented way to wrap its WSGI callable; mypy sees a method being replaced.
+    app.wsgi_app = DrainUnreadBody(app.wsgi_app, settings.limits.drain_bytes)  # type: ignore[method-assign]
     return app

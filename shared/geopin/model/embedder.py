@@ -10,9 +10,10 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from geopin.images import preprocess
+from geopin.images import declared_pixels, preprocess
 from geopin.jobs import QueryVector
-from geopin.model.batching import MicroBatcher
+from geopin.model.batching import MicroBatcher, images_per_call
+from geopin.model.budget import PixelBudget
 from geopin.model.info import ModelInfo
 from geopin.model.session import OnnxSession
 from geopin.settings import ImageSettings, ModelSettings
@@ -22,7 +23,8 @@ class Embedder:
     """Loads its session on first use, so a worker forks before ONNX Runtime starts threads.
 
     With ``max_batch`` above 1, photos embedded from several threads at once share
-    inference calls through a :class:`MicroBatcher`.
+    inference calls through a :class:`MicroBatcher`. Photos decoded at once share a
+    :class:`PixelBudget` of ``max_pixels``: as much as one photo at the limit needs.
     """
 
     def __init__(
@@ -40,6 +42,7 @@ class Embedder:
         self._session: OnnxSession | None = None
         self._batcher: MicroBatcher | None = None
         self._lock = threading.Lock()
+        self._decoding = PixelBudget(images.max_pixels)
 
     def _load(self) -> tuple[OnnxSession, MicroBatcher | None]:
         with self._lock:
@@ -51,6 +54,7 @@ class Embedder:
                         self._model_settings.max_batch,
                         self._model_settings.max_wait_ms / 1000,
                         self._on_batch,
+                        self._model_settings.max_batch_pixels,
                     )
             return self._session, self._batcher
 
@@ -66,7 +70,7 @@ class Embedder:
         """Embed one encoded photo; raises geopin.images.ImageRejected for a bad one."""
         session, batcher = self._load()  # loaded before the clock starts
         started = time.perf_counter()
-        pixels = preprocess(data, self._image_settings)
+        pixels = self._preprocess(data)
         if batcher is None:
             (vector,) = session.run(pixels[np.newaxis])
         else:
@@ -77,6 +81,11 @@ class Embedder:
         vector /= max(float(np.linalg.norm(vector)), 1e-12)
         elapsed = time.perf_counter() - started
         return QueryVector(session.info.model_id, vector.astype(np.float32), embed_s=elapsed)
+
+    def _preprocess(self, data: bytes) -> npt.NDArray[np.float32]:
+        settings = self._image_settings
+        with self._decoding.reserve(declared_pixels(data, settings.max_pixels)):
+            return preprocess(data, settings)
 
     def embed_batch(self, pixels: Sequence[npt.NDArray[np.float32]]) -> list[np.ndarray]:
         """Unit embeddings of preprocessed images [3, H, W], in their order.
@@ -90,8 +99,9 @@ class Embedder:
         by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for position, image in enumerate(pixels):
             by_shape[image.shape].append(position)
-        step = self._model_settings.max_batch
-        for positions in by_shape.values():
+        model = self._model_settings
+        for shape, positions in by_shape.items():
+            step = images_per_call(shape, model.max_batch, model.max_batch_pixels)
             for start in range(0, len(positions), step):
                 chunk = positions[start : start + step]
                 batch = session.run(np.stack([pixels[i] for i in chunk])).astype(np.float64)

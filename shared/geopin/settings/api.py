@@ -129,6 +129,15 @@ class LimitSettings(BaseModel):
     retry_after_s: int = Field(
         5, ge=1, description="Retry-After of a 503 (a full queue, or a backend down), seconds."
     )
+    drain_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description=(
+            "A request body up to this size that the gateway answers without reading (413, 401, "
+            "415, 429, 503) is read and discarded first, so a client that sends all before it "
+            "reads still gets the answer; a larger one is cut off (docs/deployment.md)."
+        ),
+    )
 
     @field_validator("submit", "read")
     @classmethod
