@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from geopin.logs import bind_job
-from geopin.metrics import QueueDepths, exposition, observe_http, prepare_multiprocess_dir
+from geopin.metrics import QueueDepths, exposition, observe_http
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
@@ -49,7 +49,6 @@ def _done(_: BaseException | None) -> None:
 def init_metrics(app: Flask, queue_length: Callable[[str], int], job_health: Collector) -> None:
     """Request metrics on every route, and ``/metrics`` with the queues' lengths and the
     job health (geopin.metrics.JobHealth) read per scrape."""
-    prepare_multiprocess_dir()
     app.extensions[_QUEUES] = QueueDepths(queue_length)
     app.extensions[_JOB_HEALTH] = job_health
     app.before_request(_started)
