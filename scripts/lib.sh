@@ -64,9 +64,12 @@ apt_install() {
     is_root || die "need packages: $* -- run: sudo apt-get install -y $*"
     command -v apt-get >/dev/null || die "need packages: $* -- and no apt-get here; install them by hand"
     export DEBIAN_FRONTEND=noninteractive
+    # A fresh machine may be running unattended upgrades: wait for its dpkg lock (bounded)
+    # instead of failing at once.
+    local -a apt=(apt-get -q -o DPkg::Lock::Timeout=600)
     log "installing: $*"
-    apt-get install -y -q "$@" >/dev/null ||
-        { apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; } ||
+    "${apt[@]}" install -y "$@" >/dev/null ||
+        { "${apt[@]}" update >/dev/null && "${apt[@]}" install -y "$@" >/dev/null; } ||
         die "apt-get install -y $* failed; run it by hand to see why"
 }
 
