@@ -45,6 +45,19 @@ QUEUES = (EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE)
 # Task names of the pipeline, by the stage they are shown as.
 STAGES = {"geopin.embed": "embed", "geopin.search": "search", "geopin.webhook": "webhook"}
 
+
+def prepare_multiprocess_dir() -> None:
+    """Create the multiprocess folder if configured: gunicorn's processes write files there."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+
+
+# In multiprocess mode prometheus_client opens this process's file for a metric without labels
+# as soon as the metric is defined, below: the folder must exist first. (The image points it
+# into /tmp, a fresh tmpfs in every container, so nothing else would create it.)
+prepare_multiprocess_dir()
+
 HTTP_REQUESTS = Counter(
     "geopin_http_requests_total",
     "Gateway requests answered, by route template, method and status.",
@@ -205,13 +218,6 @@ def exposition(*extras: Collector) -> bytes:
     for extra in extras:
         registry.register(extra)
     return own + generate_latest(registry)
-
-
-def prepare_multiprocess_dir() -> None:
-    """Create the multiprocess folder if configured: gunicorn's processes write files there."""
-    folder = os.environ.get(MULTIPROC_ENV)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
 
 
 def start_worker_server(port: int) -> None:

@@ -12,13 +12,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from geopin.logs import bind_job
-from geopin.metrics import (
-    QueueDepths,
-    SupervisorRestarts,
-    exposition,
-    observe_http,
-    prepare_multiprocess_dir,
-)
+from geopin.metrics import QueueDepths, SupervisorRestarts, exposition, observe_http
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
@@ -66,7 +60,6 @@ def init_metrics(
     """Request metrics on every route, and ``/metrics`` with the queues' lengths, the job
     health (geopin.metrics.JobHealth) and (under a supervisor) the restart counts, read per
     scrape."""
-    prepare_multiprocess_dir()
     app.extensions[_QUEUES] = QueueDepths(queue_length)
     app.extensions[_JOB_HEALTH] = job_health
     if restarts is not None:

@@ -3,7 +3,10 @@ job health the shared stores keep (stuck jobs, failures by code, redeliveries, o
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -121,3 +124,21 @@ def test_restarts_counted_by_a_supervisor_are_reported_when_its_folder_is_set(
     assert "geopin_supervisor_restarts" not in alone.test_client().get("/metrics").get_data(
         as_text=True
     )
+
+
+def test_the_gateway_imports_with_a_multiprocess_folder_that_does_not_exist_yet(
+    tmp_path: Path,
+) -> None:
+    # The image points PROMETHEUS_MULTIPROC_DIR into a fresh tmpfs; a gunicorn worker imports
+    # the app, and so defines every metric, before anything else could create the folder.
+    folder = tmp_path / "prometheus"
+    result = subprocess.run(
+        [sys.executable, "-c", "import geopin_gateway.app"],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert folder.is_dir()
