@@ -90,8 +90,8 @@ def references(gateway_url: str, tmp_path_factory: pytest.TempPathFactory) -> Pa
     write_reference_set(folder, REFERENCE_COUNT)
     compose(
         "run", "--rm", "--no-deps", "-v", f"{folder}:/refs:ro",
-        # The root file system is read-only: the report and thumbnails go to the tmpfs.
-        "-e", "GEOPIN_THUMBNAILS__DIR=/tmp/thumbnails",
+        # The root file system is read-only: the report goes to the tmpfs, the thumbnails
+        # into the reference index with their references.
         "embedder", "geopin", "index", "add", "/refs/manifest.csv",
         "--report", "/tmp/ingest-report.jsonl",  # noqa: S108  (the container's own tmpfs)
     )  # fmt: skip

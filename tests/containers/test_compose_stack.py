@@ -5,16 +5,19 @@ The last test takes the stack down and up again; the others leave it as they fou
 
 from __future__ import annotations
 
+import io
 import time
 from pathlib import Path
 
 import pytest
 import requests
 from geopin.client import GeoPinClient
+from PIL import Image
 
 from tests.containers.conftest import (
     CONTAINERS,
     RECEIVER_URL,
+    ApiKey,
     container,
     logs,
     run,
@@ -45,6 +48,20 @@ def test_a_reference_photo_ingested_by_a_one_shot_container_is_its_own_top_match
     job = client.wait(client.submit(references / "place-003.jpg"), 180)
     assert job["status"] == "succeeded", job
     assert job["result"]["matches"][0]["id"] == "place-003"
+
+
+def test_a_thumbnail_written_by_the_one_shot_container_is_served_by_the_gateway(
+    gateway_url: str, api_key: ApiKey, references: Path
+) -> None:
+    response = requests.get(
+        f"{gateway_url}/v1/references/place-003/thumbnail",
+        headers={"Authorization": f"Bearer {api_key.token}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(response.content)) as picture:
+        assert max(picture.size) <= 256
 
 
 def test_a_receiver_container_gets_a_webhook_whose_signature_verifies(
