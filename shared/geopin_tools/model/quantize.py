@@ -37,8 +37,11 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from geopin_tools.model.onnx_builder import INPUT_NAME, model_identity, write_model
 
-# The backbone's ops (after batch-norm folding); each ReLU folds into its conv's int8 range.
-BACKBONE_OPS = ("Conv", "Relu", "Add", "MaxPool")
+# The backbone's ops (after batch-norm folding). Each ReLU, and each Clip (EfficientNet-Lite's
+# ReLU6), folds into its conv's int8 output range; a Clip left out stayed in FP32 between a
+# dequantise and a quantise after every conv, which made the default model no faster than
+# FP32 and less accurate (docs/benchmarks.md, "int8 on real photos").
+BACKBONE_OPS = ("Conv", "Relu", "Clip", "Add", "MaxPool")
 
 
 @dataclass(frozen=True)
