@@ -57,6 +57,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="an FP32 ONNX model (default: the default)")
     parser.add_argument("--queries-per-place", type=int, default=10)
     parser.add_argument("--calibration", type=int, default=32, help="calibration photos")
+    parser.add_argument("--float-convs", type=int, help="leading convs in FP32 (per backbone)")
     parser.add_argument("--out", type=Path, default=Path(".cache/bench/int8"))
     args = parser.parse_args()
 
@@ -69,12 +70,15 @@ def main() -> None:
     int8_path = args.out / f"{model.stem}-int8.onnx"
     settings = ImageSettings()
     calibration = calibration_inputs(folder, settings, args.calibration)
-    quantize_int8(model, int8_path, calibration)
+    quantized = quantize_int8(model, int8_path, calibration, args.float_convs)
     fp32, int8 = (OnnxSession(ModelSettings(path=p, providers=[CPU])) for p in (model, int8_path))
     per_place = args.queries_per_place
     total = len(evaluated) * (1 + per_place)
     print(f"{model.name}: {len(evaluated)} places, {len(evaluated) * per_place} queries")
-    print(f"calibrated on the first {len(calibration)} photos of {folder}")
+    print(
+        f"calibrated on the first {len(calibration)} photos of {folder}; "
+        f"first {quantized.float_convs} convolutions in FP32"
+    )
 
     def inputs() -> Iterator[np.ndarray]:
         for place in evaluated:
@@ -106,6 +110,7 @@ def main() -> None:
         "places": count,
         "queries": len(truth),
         "calibration_photos": len(calibration),
+        "float_convs": quantized.float_convs,
         "speedup": round(measured.speedup, 3),
         "fp32_ms_median": round(float(np.median(measured.fp32_seconds)) * 1000, 1),
         "int8_ms_median": round(float(np.median(measured.int8_seconds)) * 1000, 1),

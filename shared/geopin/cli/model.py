@@ -203,6 +203,12 @@ def model_verify(
 )
 @click.option("--min-speedup", default=1.5, show_default=True, type=click.FloatRange(0))
 @click.option("--min-overlap", default=0.95, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--min-cosine", default=0.97, show_default=True, type=click.FloatRange(-1, 1))
+@click.option(
+    "--float-convs",
+    type=click.IntRange(0),
+    help="Leading convolutions to keep in FP32. Default: 6 for EfficientNet-Lite0, else 0.",
+)
 @click.option("--accept-worse", is_flag=True, help="Write the model even if it misses the targets.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def model_quantize(
@@ -213,13 +219,16 @@ def model_quantize(
     check_count: int,
     min_speedup: float,
     min_overlap: float,
+    min_cosine: float,
+    float_convs: int | None,
     accept_worse: bool,
     force: bool,
 ) -> None:
     """Write an int8 copy of ONNX_MODEL for CPU workers, calibrated on up to COUNT photos.
 
     It is written only if, on photos the calibration did not see, it is at least MIN_SPEEDUP
-    times as fast as FP32 here and a search with it keeps MIN_OVERLAP of FP32's top 10.
+    times as fast as FP32 here, a search with it keeps MIN_OVERLAP of FP32's top 10, and no
+    photo's embedding has a cosine below MIN_COSINE with its FP32 embedding.
     """
     from geopin_tools.model.calibration import calibration_inputs  # toolchain: the [tools] extra
     from geopin_tools.model.int8_check import MIN_CHECK_PHOTOS, Targets, quantize_checked
@@ -240,9 +249,16 @@ def model_quantize(
         )
     click.echo(f"calibrating on {count} photo(s) from {source}")
     click.echo(f"checking against FP32 on the next {len(inputs) - count} photo(s)")
-    targets = Targets(speedup=min_speedup, top_10_overlap=min_overlap)
+    targets = Targets(min_speedup, min_overlap, min_cosine)
     verdict = quantize_checked(
-        onnx_model, output, inputs[:count], inputs[count:], settings.model, targets, accept_worse
+        onnx_model,
+        output,
+        inputs[:count],
+        inputs[count:],
+        settings.model,
+        targets,
+        accept_worse,
+        float_convs,
     )
     for line in verdict.check.lines():
         click.echo(line)

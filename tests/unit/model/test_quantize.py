@@ -14,8 +14,9 @@ from geopin.model.session import OnnxSession
 from geopin.settings import ImageSettings, ModelSettings
 from geopin_tools.model.architecture import Backbone
 from geopin_tools.model.calibration import calibration_inputs
+from geopin_tools.model.default_model import ensure_default_model
 from geopin_tools.model.int8_check import Int8Check, Targets, side_by_side
-from geopin_tools.model.quantize import quantize_int8
+from geopin_tools.model.quantize import FLOAT_LEADING_CONVS, quantize_int8
 from geopin_tools.model.seeded import write_seeded_model
 
 from tests.support.factories import encode, place_photo
@@ -52,6 +53,25 @@ def test_int8_model_runs_its_convolutions_in_int8(int8_path: Path) -> None:
         assert types[weights.input[0]] == onnx.TensorProto.INT8
     assert len(convs) == 20
     assert not any(node.op_type == "BatchNormalization" for node in graph.node)  # folded
+
+
+def test_the_default_models_relu6_folds_into_int8_and_its_first_convolutions_stay_fp32(
+    tmp_path: Path,
+) -> None:
+    int8_path = tmp_path / "default-int8.onnx"
+    model = ensure_default_model(tmp_path / "cache")
+    result = quantize_int8(model, int8_path, calibration_inputs(None, SMALL, 2))
+    graph = onnx.load(int8_path).graph
+    producers = {output: node.op_type for node in graph.node for output in node.output}
+    convs = [node for node in graph.node if node.op_type == "Conv"]
+    fed_int8 = [producers.get(conv.input[1]) == "DequantizeLinear" for conv in convs]
+    assert result.float_convs == FLOAT_LEADING_CONVS["EfficientNet-Lite0"] == 6
+    assert fed_int8 == [False] * 6 + [True] * (len(convs) - 6)
+    clips = sum(node.op_type == "Clip" for node in graph.node)
+    assert clips <= 6  # of 33: every int8 conv's ReLU6 is its output range, not a node
+    assert (
+        "first 6 convolutions and the head in FP32" in _metadata(int8_path)["geopin.quantization"]
+    )
 
 
 def test_int8_model_is_a_new_model_that_names_its_parent(fp32_path: Path, int8_path: Path) -> None:
@@ -108,6 +128,7 @@ def _quantize(fp32_path: Path, output: Path, *options: str) -> Result:
     return CliRunner().invoke(main, [*command, "--check", "12", *options])
 
 
+ONLY_SPEED = ("--min-overlap", "0", "--min-cosine", "-1")  # so the outcome rests on speed alone
 FIGURE_LINES = (
     r"speed-up over FP32: \d+\.\d\dx \(median \d+ ms FP32, \d+ ms int8 per photo\)\n",
     r"top-10 overlap with FP32: [01]\.\d{3}\n",
@@ -120,7 +141,7 @@ def test_quantize_command_writes_an_int8_model_that_meets_the_targets_and_says_t
     fp32_path: Path, tmp_path: Path
 ) -> None:
     output = tmp_path / "int8.onnx"
-    result = _quantize(fp32_path, output, "--min-speedup", "0", "--min-overlap", "0")
+    result = _quantize(fp32_path, output, *ONLY_SPEED, "--min-speedup", "0")
     assert result.exit_code == 0, result.output
     assert "calibrating on 2 photo(s) from generated photos" in result.output
     assert "checking against FP32 on the next 12 photo(s)" in result.output
@@ -128,7 +149,7 @@ def test_quantize_command_writes_an_int8_model_that_meets_the_targets_and_says_t
         assert re.search(line, result.output), line
     assert "re-index the references" in result.output
     assert _metadata(output)["geopin.precision"] == "int8"
-    again = _quantize(fp32_path, output, "--min-speedup", "0", "--min-overlap", "0")
+    again = _quantize(fp32_path, output, *ONLY_SPEED, "--min-speedup", "0")
     assert again.exit_code == 1
     assert "pass --force" in again.output
 
@@ -139,7 +160,7 @@ def test_quantize_command_refuses_a_model_that_misses_a_target_with_its_figures(
 ) -> None:
     output = tmp_path / "int8.onnx"
     output.write_bytes(b"the model served now")
-    result = _quantize(fp32_path, output, "--force", "--min-speedup", "1000")
+    result = _quantize(fp32_path, output, "--force", *ONLY_SPEED, "--min-speedup", "1000")
     assert result.exit_code == 1, result.output
     for line in FIGURE_LINES:
         assert re.search(line, result.output), line
@@ -187,8 +208,12 @@ def test_the_check_names_each_missed_target_with_its_figure() -> None:
         cosine_median=0.98,
         cosine_min=0.9,
     )
-    assert check.shortfalls(Targets()) == ["speed-up 1.20x < 1.5x", "top-10 overlap 0.800 < 0.95"]
-    assert check.shortfalls(Targets(speedup=1.2, top_10_overlap=0.8)) == []
+    assert check.shortfalls(Targets()) == [
+        "speed-up 1.20x < 1.5x",
+        "top-10 overlap 0.800 < 0.95",
+        "worst cosine 0.9000 < 0.97",
+    ]
+    assert check.shortfalls(Targets(speedup=1.2, top_10_overlap=0.8, cosine_min=0.9)) == []
 
 
 def test_side_by_side_calls_the_models_in_turn_swapping_who_goes_first() -> None:
