@@ -103,22 +103,24 @@ CMD ["gunicorn", "geopin_gateway.wsgi:app"]
 # ---------------------------------------------------------------------------------------
 # Worker health: a Celery `inspect ping` to this container's own node name. The worker's
 # consumer answers it even while tasks run; a dead or wedged worker does not. It costs one
-# short-lived process (~0.3 s CPU, ~50 MB), hence the long interval.
+# short-lived process (~0.3 s CPU, ~50 MB), hence the long interval. The node name ends in the
+# container's hostname: $HOSTNAME, which podman 4.3 leaves out of a health check's
+# environment, hence /etc/hostname after it.
 FROM runtime-base AS embedder
 COPY --from=build-embedder /opt/venv /opt/venv
 COPY --from=model --chown=10001:10001 /models /models
 HEALTHCHECK --interval=60s --timeout=15s --start-period=60s --retries=3 \
-    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@$HOSTNAME\" --timeout 10 >/dev/null"]
+    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@${HOSTNAME:-$(cat /etc/hostname)}\" --timeout 10 >/dev/null"]
 CMD ["python", "-m", "geopin.worker", "embed"]
 
 FROM runtime AS searcher
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
-    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"searcher@$HOSTNAME\" --timeout 10 >/dev/null"]
+    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"searcher@${HOSTNAME:-$(cat /etc/hostname)}\" --timeout 10 >/dev/null"]
 CMD ["python", "-m", "geopin.worker", "search"]
 
 FROM runtime AS notifier
 HEALTHCHECK --interval=60s --timeout=15s --start-period=30s --retries=3 \
-    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"notifier@$HOSTNAME\" --timeout 10 >/dev/null"]
+    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"notifier@${HOSTNAME:-$(cat /etc/hostname)}\" --timeout 10 >/dev/null"]
 CMD ["python", "-m", "geopin.worker", "notify"]
 
 # ---------------------------------------------------------------------------------------
@@ -171,5 +173,5 @@ COPY --from=gpu-build /opt/venv /opt/venv
 COPY --from=model --chown=10001:10001 /models /models
 USER 10001:10001
 HEALTHCHECK --interval=60s --timeout=15s --start-period=120s --retries=3 \
-    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@$HOSTNAME\" --timeout 10 >/dev/null"]
+    CMD ["sh", "-c", "exec celery --broker=\"${GEOPIN_CELERY__BROKER_URL:-${GEOPIN_REDIS__URL:-redis://127.0.0.1:6379/0}}\" inspect ping --destination \"embedder@${HOSTNAME:-$(cat /etc/hostname)}\" --timeout 10 >/dev/null"]
 CMD ["python", "-m", "geopin.worker", "embed"]

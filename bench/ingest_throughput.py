@@ -26,10 +26,11 @@ from pathlib import Path
 
 from geopin.index.elasticsearch import make_client, numbered_versions
 from geopin.ingest import read_source
-from geopin.ingest.run import Ingestion, Outcome
+from geopin.ingest.outcomes import Outcome
+from geopin.ingest.run import Ingestion
 from geopin.model.embedder import Embedder
 from geopin.settings import Settings
-from geopin.wiring import thumbnail_store, vector_index
+from geopin.wiring import vector_index
 from geopin_tools.model.seeded import write_seeded_model
 
 from bench.report import Report
@@ -74,7 +75,6 @@ def main(argv: Sequence[str] | None = None) -> Report:
         alias = f"{args.prefix}-{uuid.uuid4().hex[:8]}"
         overrides = {
             "elasticsearch": {"url": args.url, "index": alias},
-            "thumbnails": {"dir": folder / "thumbnails"},
             "model": {"path": model},
         }
         settings = Settings(**overrides)  # type: ignore[arg-type]  # pydantic validates them
@@ -93,8 +93,7 @@ def main(argv: Sequence[str] | None = None) -> Report:
 
             started = time.perf_counter()
             with target.bulk_load():
-                thumbnails = thumbnail_store(settings)
-                ingestion = Ingestion(settings, embedder, target, info.model_id, record, thumbnails)
+                ingestion = Ingestion(settings, embedder, target, info.model_id, record)
                 summary = ingestion.run(candidates)
             wall_s = time.perf_counter() - started
         finally:

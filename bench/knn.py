@@ -33,7 +33,7 @@ import numpy as np
 import numpy.typing as npt
 from elasticsearch import Elasticsearch
 from geopin.geo import LatLon
-from geopin.index import Reference
+from geopin.index import Reference, reference_key
 from geopin.index.elasticsearch import ElasticsearchIndex, make_client
 from geopin.settings import ElasticsearchSettings, VectorIndexType
 
@@ -126,6 +126,7 @@ class KnnIndex:
         self._index = ElasticsearchIndex(client, settings, target=self.name)
         self._quantised = settings.index_type != VectorIndexType.HNSW
         self.size = 0
+        self._rows: dict[str, int] = {}  # document _id -> row of the vectors, to score hits
 
     def grow(self, vectors: Vectors, until: int) -> float:
         """Add vectors[size:until] with refresh off, force-merge to one segment; seconds."""
@@ -138,6 +139,7 @@ class KnnIndex:
                 ),
                 _BENCH_MODEL,
             )
+        self._rows.update({reference_key(str(i)): i for i in range(self.size, until)})
         self.size = until
         return time.perf_counter() - started
 
@@ -159,7 +161,8 @@ class KnnIndex:
         started = time.perf_counter()
         response = self._es.search(index=self.name, knn=knn, size=K, source=False)
         elapsed_ms = (time.perf_counter() - started) * 1000
-        return [int(hit["_id"]) for hit in response["hits"]["hits"]], elapsed_ms, response["took"]
+        rows = [self._rows[hit["_id"]] for hit in response["hits"]["hits"]]
+        return rows, elapsed_ms, response["took"]
 
     def measure(
         self, queries: Vectors, truth: npt.NDArray[np.int64], num_candidates: int, warm_up: int

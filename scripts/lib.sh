@@ -59,14 +59,17 @@ hold_lock() {
 }
 
 # apt_install PKG...: install Debian packages as root, refreshing the package
-# lists once if the first try fails (fresh images ship without them).
+# lists once if the first try fails (fresh images ship without them). While another
+# install holds the dpkg or package-list lock (unattended upgrades on a fresh machine),
+# apt-get waits for it up to GEOPIN_APT_LOCK_WAIT_S seconds (300) instead of failing.
 apt_install() {
     is_root || die "need packages: $* -- run: sudo apt-get install -y $*"
     command -v apt-get >/dev/null || die "need packages: $* -- and no apt-get here; install them by hand"
     export DEBIAN_FRONTEND=noninteractive
+    local wait=(-o "DPkg::Lock::Timeout=${GEOPIN_APT_LOCK_WAIT_S:-300}")
     log "installing: $*"
-    apt-get install -y -q "$@" >/dev/null ||
-        { apt-get update -q >/dev/null && apt-get install -y -q "$@" >/dev/null; } ||
+    apt-get "${wait[@]}" install -y -q "$@" >/dev/null ||
+        { apt-get "${wait[@]}" update -q >/dev/null && apt-get "${wait[@]}" install -y -q "$@" >/dev/null; } ||
         die "apt-get install -y $* failed; run it by hand to see why"
 }
 
@@ -94,4 +97,31 @@ first_blocking_dir() {
             return
         }
     done
+}
+
+# local_url VAR SCHEME PORT PORT_VAR [PATH]: the URL of the server this script runs on
+# 127.0.0.1:PORT, for the processes to use: VAR's value when it names that server (host
+# 127.0.0.1 or localhost, that port), SCHEME://127.0.0.1:PORT[PATH] when VAR is unset. A URL
+# naming another server is refused: the processes would use it while the server started
+# here sat unused. Call it as `x="$(local_url ...)"`, never inside `export`, which would
+# hide its failure.
+local_url() {
+    local var="$1" scheme="$2" port="$3" port_var="$4" path="${5:-}"
+    local url="${!var:-}"
+    if [[ -z "$url" ]]; then
+        printf '%s://127.0.0.1:%s%s\n' "$scheme" "$port" "$path"
+        return
+    fi
+    local authority="${url#*://}"
+    authority="${authority%%/*}"
+    authority="${authority##*@}"
+    local host="${authority%:*}" given="${authority##*:}"
+    if [[ "$authority" != *:* ]]; then
+        case "${url%%://*}" in redis) given=6379 ;; https) given=443 ;; *) given=80 ;; esac
+    fi
+    if [[ ("$host" == 127.0.0.1 || "$host" == localhost) && "$given" == "$port" ]]; then
+        printf '%s\n' "$url"
+        return
+    fi
+    die "$var=$url is not the server this script runs (127.0.0.1:$port); unset it, or set $port_var to its port"
 }

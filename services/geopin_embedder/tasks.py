@@ -21,6 +21,7 @@ from geopin.index import IndexVersions
 from geopin.ingest.distributed import Ledger, ingest_share
 from geopin.jobs import JobStore
 from geopin.metrics import BATCH_SIZE, MODEL_LOAD
+from geopin.model.allocator import return_large_blocks_when_freed
 from geopin.model.embedder import Embedder
 from geopin.per_process import PerProcess, process_settings
 from geopin.pipeline import Notifier, embed_step
@@ -29,14 +30,12 @@ from geopin.queue import EMBED_TASK, app
 from geopin.queue.job_task import JobTask
 from geopin.queue.names import INGEST_TASK
 from geopin.queue.retry import TRANSIENT_ERRORS
-from geopin.thumbnails import ThumbnailStore
 from geopin.wiring import (
     index_versions,
     job_store,
     notifier,
     presence,
     redis_client,
-    thumbnail_store,
 )
 
 __all__ = ["app", "embed", "ingest"]
@@ -71,6 +70,7 @@ def parts() -> EmbedderParts:
 @worker_init.connect(weak=False)
 def load_model(**_: object) -> None:
     """Load the model before the first job arrives, and say so to the gateways."""
+    return_large_blocks_when_freed()  # before the first photo: docs/runtime.md, "Memory"
     started = time.perf_counter()
     info = parts().embedder.info
     MODEL_LOAD.set(time.perf_counter() - started)
@@ -81,14 +81,13 @@ def load_model(**_: object) -> None:
 class IngestParts:
     ledger: Callable[[str], Ledger]  # a run's record of what became of its photos, by run ID
     versions: IndexVersions
-    thumbnails: ThumbnailStore
 
 
 @PerProcess
 def ingest_parts() -> IngestParts:
     settings = process_settings()
     ledger = partial(Ledger, redis_client(settings), settings.redis.key_prefix)
-    return IngestParts(ledger, index_versions(settings), thumbnail_store(settings))
+    return IngestParts(ledger, index_versions(settings))
 
 
 @app.task(name=EMBED_TASK, base=JobTask, parts=parts)
@@ -106,6 +105,4 @@ def ingest(
     embedder = parts().embedder
     index = share.versions.open(target)
     ledger, settings = share.ledger(run_id), process_settings()
-    ingest_share(
-        ledger, photos, options, settings, embedder, embedder.info, index, share.thumbnails
-    )
+    ingest_share(ledger, photos, options, settings, embedder, embedder.info, index)

@@ -8,6 +8,7 @@ from flask import Flask
 from geopin.metrics import JobHealth
 from geopin.queue import make_celery
 from geopin.settings import Settings
+from geopin.supervisor import RestartCounts
 from geopin.wiring import (
     backpressure,
     broker,
@@ -26,6 +27,7 @@ from geopin.wiring import (
 from geopin_gateway.api import docs, health, jobs, references, web
 from geopin_gateway.api.metrics import init_metrics
 from geopin_gateway.context import Gateway
+from geopin_gateway.drain import DrainUnreadBody
 from geopin_gateway.problems import register_problem_handlers
 from geopin_gateway.security import init_security
 
@@ -59,7 +61,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     log_choice(settings, "gateway")
     register_problem_handlers(app, settings.limits.retry_after_s)
     job_health = JobHealth(store.oldest_running, store.failures, liveness(settings, client).counts)
-    init_metrics(app, queues.queue_length, job_health)
+    restarts = settings.metrics.restarts_dir
+    init_metrics(
+        app,
+        queues.queue_length,
+        job_health,
+        RestartCounts(restarts).read if restarts else None,
+    )
     init_security(app, settings)
     if not settings.auth.enabled:
         log.warning("API keys are off: anyone who reaches this gateway can use it")
@@ -68,4 +76,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.bp)
     app.register_blueprint(references.bp)
     app.register_blueprint(web.bp)
+    # Flask's documented way to wrap its WSGI callable; mypy sees a method being replaced.
+    app.wsgi_app = DrainUnreadBody(app.wsgi_app, settings.limits.drain_bytes)  # type: ignore[method-assign]
     return app

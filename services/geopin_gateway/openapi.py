@@ -40,6 +40,11 @@ _SUBMIT_CODES = (
 )
 
 
+_THUMBNAIL_HEADERS = {
+    name: {"required": True, "schema": {"type": "string"}} for name in ("Cache-Control", "ETag")
+}
+
+
 def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
     return {
         "description": description,
@@ -224,17 +229,27 @@ def _paths(settings: Settings) -> dict[str, Any]:
                         "required": True,
                         "description": "A match's `id`.",
                         "schema": {"type": "string"},
-                    }
+                    },
+                    {
+                        "name": "If-None-Match",
+                        "in": "header",
+                        "required": False,
+                        "description": "The `ETag` of the copy the client holds.",
+                        "schema": {"type": "string"},
+                    },
                 ],
                 "responses": {
                     "200": {
-                        "description": "The JPEG.",
+                        "description": "The JPEG. It changes when the reference is replaced "
+                        "under its ID: `Cache-Control: no-cache` makes clients revalidate it.",
                         "content": {
                             "image/jpeg": {"schema": {"type": "string", "format": "binary"}}
                         },
-                        "headers": {
-                            "Cache-Control": {"required": True, "schema": {"type": "string"}}
-                        },
+                        "headers": _THUMBNAIL_HEADERS,
+                    },
+                    "304": {
+                        "description": "The client's copy (`If-None-Match`) is still this one.",
+                        "headers": _THUMBNAIL_HEADERS,
                     },
                     **v1_problems("thumbnail-not-found"),
                 },

@@ -43,9 +43,14 @@ _LOCATION = _object(
     ["lat", "lon", "confidence", "radius_m", "method"],
     lat=_LATITUDE,
     lon=_LONGITUDE,
-    confidence={"type": "number", "minimum": 0, "maximum": 1},
+    confidence={
+        "type": "number",
+        "minimum": 0,
+        "maximum": 1,
+        "description": "Chance that the photo was taken within radius_m (docs/location.md).",
+    },
     radius_m={"type": "number", "minimum": 0},
-    method={"type": "string"},
+    method={"type": "string", "description": "How the estimate was made (docs/location.md)."},
 )
 
 _JOB = _object(

@@ -23,7 +23,8 @@ from __future__ import annotations
 import io
 import logging
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from typing import IO, ClassVar, Final
 
@@ -173,13 +174,8 @@ def _check_size(size: tuple[int, int], max_pixels: int) -> None:
         )
 
 
-def _load(data: bytes, max_pixels: int, *, reduced: bool) -> tuple[ImageFormat, Image.Image]:
-    """Sniff, open, check the declared size, then decode every byte of the pixel data.
-
-    ``reduced`` lets a JPEG decode at 1/8 scale: the entropy-coded stream is still read to the end
-    (so truncation and corruption are still caught) but the inverse DCT and the pixel buffer shrink
-    64-fold. Only JPEG: pillow-heif's ``draft`` would decode an embedded thumbnail instead.
-    """
+def _open(data: bytes, max_pixels: int) -> tuple[ImageFormat, ImageFile.ImageFile]:
+    """Sniff, open and check the declared size: the header only, no pixel data decoded yet."""
     if not data:
         raise UndecodableImage("the upload is empty")
     image_format = sniff_format(data)
@@ -188,21 +184,54 @@ def _load(data: bytes, max_pixels: int, *, reduced: bool) -> tuple[ImageFormat, 
         raise UnsupportedImageType(f"the data is none of the accepted types: {accepted}")
     if image_format is ImageFormat.WEBP:
         _check_size(_webp_canvas_size(data), max_pixels)
+    with _decode_errors(image_format):
+        # The plugin keeps the stream for the decoding; the bytes are in memory already.
+        image = _OPENERS[image_format](io.BytesIO(data))
+        try:
+            _check_size(image.size, max_pixels)
+        except BaseException:
+            image.close()
+            raise
+    return image_format, image
+
+
+@contextmanager
+def _decode_errors(image_format: ImageFormat) -> Iterator[None]:
     try:
-        with io.BytesIO(data) as stream:
-            image = _OPENERS[image_format](stream)
-            try:
-                _check_size(image.size, max_pixels)
-                if reduced and image_format is ImageFormat.JPEG:
-                    image.draft(None, (1, 1))
-                image.load()
-            except BaseException:
-                image.close()  # free the pixel buffer now, not when the traceback is dropped
-                raise
+        yield
     except Image.DecompressionBombError as exc:  # Pillow's limit, should it be below max_pixels
         raise ImageTooLarge(str(exc)) from exc
     except _DECODE_ERRORS as exc:
         raise UndecodableImage(f"the {image_format.name} data cannot be decoded: {exc}") from exc
+
+
+def declared_pixels(data: bytes, max_pixels: int) -> int:
+    """Width times height as the header states them, read without decoding any pixel data.
+
+    Lets a worker reserve memory for a decode before it starts (geopin.model.budget). Raises
+    a subclass of :class:`ImageRejected` as the decoding would.
+    """
+    _, image = _open(data, max_pixels)
+    image.close()
+    return image.width * image.height
+
+
+def _load(data: bytes, max_pixels: int, *, reduced: bool) -> tuple[ImageFormat, Image.Image]:
+    """:func:`_open`, then decode every byte of the pixel data.
+
+    ``reduced`` lets a JPEG decode at 1/8 scale: the entropy-coded stream is still read to the end
+    (so truncation and corruption are still caught) but the inverse DCT and the pixel buffer shrink
+    64-fold. Only JPEG: pillow-heif's ``draft`` would decode an embedded thumbnail instead.
+    """
+    image_format, image = _open(data, max_pixels)
+    with _decode_errors(image_format):
+        try:
+            if reduced and image_format is ImageFormat.JPEG:
+                image.draft(None, (1, 1))
+            image.load()
+        except BaseException:
+            image.close()  # free the pixel buffer now, not when the traceback is dropped
+            raise
     return image_format, image
 
 
@@ -262,7 +291,9 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     """
     if image.has_transparency_data:
         background = Image.new("RGBA", image.size, (*_BACKGROUND, 255))
-        return Image.alpha_composite(background, image.convert("RGBA")).convert("RGB")
+        # convert() copies even an RGBA image: skipping it saves a canvas at the memory peak.
+        rgba = image if image.mode == "RGBA" else image.convert("RGBA")
+        return Image.alpha_composite(background, rgba).convert("RGB")
     if image.mode == "I;16":
         grey = np.asarray(image, dtype=np.float32) * (255.0 / 65535.0)
         return Image.fromarray(np.rint(grey).astype(np.uint8)).convert("RGB")

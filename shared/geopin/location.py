@@ -1,19 +1,25 @@
-"""Where a photo was probably taken, from its top-k matches: a score-weighted consensus.
+"""Where a photo was probably taken, from its nearest references: one estimate per photo.
 
-The best match alone is a brittle answer: one look-alike facade elsewhere in the city moves
-the estimate by kilometres. Real places usually appear several times among the top matches
-(photos from neighbouring positions and headings), so GeoPin lets the matches vote:
+The best match alone is sometimes a brittle answer: one look-alike facade elsewhere in the city
+moves it by kilometres, while the real place usually appears several times among the nearest
+references. But where references are dense (every few metres along a street) a crowd of
+mediocre matches is easy to find anywhere, and letting the biggest crowd win outvotes a clearly
+better single match. So the top match is the anchor, and a crowd must earn its overruling:
 
-1. Each match weighs ``exp((score - best) / temperature)``: the best weighs 1, a match whose
+1. The estimate looks at the first ``candidates`` matches, however many a job shows, so the
+   answer does not depend on how it is displayed.
+2. Each match weighs ``exp((score - best) / temperature)``: the best weighs 1, a match whose
    cosine is ``temperature`` lower weighs 1/e.
-2. Each match is a candidate centre; its cluster is every match within ``cluster_radius_m``.
-   The cluster with the largest total weight wins (ties go to the better-ranked centre).
-3. The estimate is the weighted mean position of the winning cluster; ``confidence`` is its
-   share of the total weight (1 when every match agrees); ``radius_m`` is the distance from the
-   estimate to the farthest member, but at least ``min_radius_m``, since one match places a
-   photo no better than a VPR positive (25 m).
+3. Each match is a candidate centre; its cluster is every match within ``cluster_radius_m``.
+   The top match's cluster wins unless another weighs ``overrule_factor`` times more (then the
+   heaviest wins; ties go to the better-ranked centre).
+4. The estimate is the weighted mean position of the winning cluster; ``radius_m`` is the
+   distance from it to the farthest member, but at least ``min_radius_m``, since one match
+   places a photo no better than a VPR positive (25 m).
+5. ``confidence`` is the chance that the photo was taken within ``radius_m``: the winning
+   cluster's share of the weight, calibrated by a logistic map measured on a benchmark.
 
-docs/location.md explains the choice and its limits.
+docs/location.md explains the choice, its measurements and its limits.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ from geopin.geo import LatLon, haversine_m
 from geopin.index import Match
 from geopin.settings import LocationSettings
 
-METHOD = "densest-cluster"
+METHOD = "anchored-cluster"
+_SHARE_BOUND = 1e-3  # keeps the logit finite: no share is quite 0 or 1
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,7 @@ class Estimate:
     location: LatLon
     confidence: float
     radius_m: float
+    share: float  # the winning cluster's part of the weight, which confidence calibrates
     method: str = METHOD
 
     def public(self) -> dict[str, float | str]:
@@ -46,24 +54,46 @@ class Estimate:
         }
 
 
+def matches_to_fetch(top_k: int, settings: LocationSettings) -> int:
+    """How many matches a search needs: ``top_k`` to show, ``candidates`` to estimate from."""
+    return max(top_k, settings.candidates)
+
+
 def consensus(matches: Sequence[Match], settings: LocationSettings) -> Estimate | None:
-    """The consensus of ``matches`` (best first, as the index returns them); None if empty."""
-    if not matches:
+    """The estimate from the first ``settings.candidates`` of ``matches`` (best first, as the
+    index returns them); None if there are none."""
+    candidates = matches[: settings.candidates]
+    if not candidates:
         return None
-    best = max(m.score for m in matches)
-    weights = [math.exp((m.score - best) / settings.temperature) for m in matches]
-    places = [m.location for m in matches]
+    best = max(m.score for m in candidates)
+    weights = [math.exp((m.score - best) / settings.temperature) for m in candidates]
+    places = [m.location for m in candidates]
     reach = settings.cluster_radius_m
     clusters = [
         [j for j, other in enumerate(places) if haversine_m(centre, other) <= reach]
         for centre in places
     ]
+    supports = [sum(weights[j] for j in cluster) for cluster in clusters]
+    anchor = next(i for i, m in enumerate(candidates) if m.score == best)  # the top match
     # max() keeps the first of equal totals: the better-ranked centre wins a tie.
-    members = max(clusters, key=lambda cluster: sum(weights[j] for j in cluster))
-    support = sum(weights[j] for j in members)
+    heaviest = max(range(len(clusters)), key=supports.__getitem__)
+    overruled = supports[heaviest] >= settings.overrule_factor * supports[anchor]
+    winner = heaviest if overruled else anchor
+    members = clusters[winner]
     centre = _weighted_mean([places[j] for j in members], [weights[j] for j in members])
     spread = max(haversine_m(centre, places[j]) for j in members)
-    return Estimate(centre, support / sum(weights), max(spread, settings.min_radius_m))
+    share = supports[winner] / sum(weights)
+    radius = max(spread, settings.min_radius_m)
+    return Estimate(centre, calibrated(share, settings), radius, share)
+
+
+def calibrated(share: float, settings: LocationSettings) -> float:
+    """The chance that the truth lies within the stated radius, given the winning cluster's
+    share of the weight: ``sigmoid(intercept + slope * logit(share))`` (Platt scaling on the
+    logit), increasing in the share since the slope is positive."""
+    share = min(max(share, _SHARE_BOUND), 1.0 - _SHARE_BOUND)
+    z = settings.calibration_intercept + settings.calibration_slope * math.log(share / (1 - share))
+    return 1.0 / (1.0 + math.exp(-z))
 
 
 def _weighted_mean(places: Sequence[LatLon], weights: Sequence[float]) -> LatLon:

@@ -45,6 +45,19 @@ QUEUES = (EMBED_QUEUE, SEARCH_QUEUE, WEBHOOK_QUEUE)
 # Task names of the pipeline, by the stage they are shown as.
 STAGES = {"geopin.embed": "embed", "geopin.search": "search", "geopin.webhook": "webhook"}
 
+
+def prepare_multiprocess_dir() -> None:
+    """Create the multiprocess folder if configured: gunicorn's processes write files there."""
+    folder = os.environ.get(MULTIPROC_ENV)
+    if folder:
+        os.makedirs(folder, exist_ok=True)
+
+
+# In multiprocess mode prometheus_client opens this process's file for a metric without labels
+# as soon as the metric is defined, below: the folder must exist first. (The image points it
+# into /tmp, a fresh tmpfs in every container, so nothing else would create it.)
+prepare_multiprocess_dir()
+
 HTTP_REQUESTS = Counter(
     "geopin_http_requests_total",
     "Gateway requests answered, by route template, method and status.",
@@ -175,6 +188,24 @@ class JobHealth(Collector):
             yield CounterMetricFamily(name, documentation, value=faults.get(fault, 0))
 
 
+class SupervisorRestarts(Collector):
+    """``geopin_supervisor_restarts_total{service}``: how often ``geopin up`` or ``scripts/up``
+    restarted each process, as their supervisors recorded it (geopin.supervisor)."""
+
+    def __init__(self, counts: Callable[[], dict[str, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = CounterMetricFamily(
+            "geopin_supervisor_restarts",
+            "Processes restarted by their supervisor after they exited on their own.",
+            labels=["service"],
+        )
+        for service, count in self._counts().items():
+            family.add_metric([service], count)
+        yield family
+
+
 def exposition(*extras: Collector) -> bytes:
     """This process's metrics (all gunicorn processes' in multiprocess mode) plus ``extras``."""
     if os.environ.get(MULTIPROC_ENV):
@@ -187,13 +218,6 @@ def exposition(*extras: Collector) -> bytes:
     for extra in extras:
         registry.register(extra)
     return own + generate_latest(registry)
-
-
-def prepare_multiprocess_dir() -> None:
-    """Create the multiprocess folder if configured: gunicorn's processes write files there."""
-    folder = os.environ.get(MULTIPROC_ENV)
-    if folder:
-        os.makedirs(folder, exist_ok=True)
 
 
 def start_worker_server(port: int) -> None:

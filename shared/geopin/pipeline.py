@@ -17,7 +17,7 @@ from geopin.geo import geo_filter_from_dict
 from geopin.images import ImageRejected
 from geopin.index import IndexMissing, ModelMismatch, VectorIndex
 from geopin.jobs import Job, JobStatus, JobStore, QueryVector, seconds_between, utc_now
-from geopin.location import consensus
+from geopin.location import consensus, matches_to_fetch
 from geopin.metrics import JOBS_ENDED
 from geopin.settings import LocationSettings
 
@@ -97,7 +97,7 @@ def search_step(
     notifier: Notifier,
 ) -> None:
     """Find the job's nearest references (inside its search area, if it has one) and record
-    them with the consensus location estimate.
+    the ``top_k`` best with the location estimate (computed from its own number of matches).
     """
     job = store.get(job_id)
     if job is None or job.status.is_terminal:
@@ -115,11 +115,12 @@ def search_step(
     started_at, started = utc_now(), time.perf_counter()
     try:
         area = geo_filter_from_dict(job.geo_filter) if job.geo_filter else None
-        matches = index.search(query.vector, job.top_k, query.model_id, geo=area)
+        depth = matches_to_fetch(job.top_k, location)
+        matches = index.search(query.vector, depth, query.model_id, geo=area)
     except (IndexMissing, ModelMismatch) as exc:
         fail_job(store, notifier, job_id, exc.code, str(exc))  # unlike IndexUnavailable, final
         return
-    estimate = consensus(matches, location)
+    estimate = consensus(matches, location)  # from its own candidates, whatever top_k shows
     running_at = next(h.at for h in job.history if h.status is JobStatus.RUNNING)
     timings = {
         "queued_s": seconds_between(job.created_at, running_at),
@@ -128,7 +129,7 @@ def search_step(
         "search_s": round(time.perf_counter() - started, 4),
     }
     result = {
-        "matches": [m.public() for m in matches],
+        "matches": [m.public() for m in matches[: job.top_k]],
         "location": estimate.public() if estimate else None,
         "timings": timings,
     }

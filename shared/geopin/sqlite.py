@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,9 +23,15 @@ BUSY_TIMEOUT_S = 2.0
 class Database:
     """One connection per thread (Celery runs tasks in threads), all on the same file."""
 
-    def __init__(self, path: Path, schema: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        schema: str,
+        upgrade: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> None:
         self.path = path
         self._schema = schema
+        self._upgrade = upgrade  # brings a file written by an older release up to the schema
         self._local = threading.local()  # nothing is opened until first use: no I/O in factories
 
     @property
@@ -38,6 +44,8 @@ class Database:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL stays intact
             conn.executescript(self._schema)  # CREATE ... IF NOT EXISTS: any process may run it
+            if self._upgrade is not None:
+                self._upgrade(conn)
             self._local.conn = conn
         return conn
 

@@ -22,9 +22,10 @@ from geopin.backends import uses_elasticsearch, uses_redis
 from geopin.backpressure import Backpressure
 from geopin.index import IndexVersions, VectorIndex
 from geopin.index.elasticsearch import ElasticsearchIndex, make_client
+from geopin.index.elasticsearch_thumbnails import ElasticsearchThumbnails
 from geopin.index.elasticsearch_versions import ElasticsearchVersions
-from geopin.index.embedded import SCHEMA as INDEX_SCHEMA
-from geopin.index.embedded import EmbeddedIndex
+from geopin.index.embedded import EmbeddedIndex, EmbeddedThumbnails
+from geopin.index.embedded_schema import index_db
 from geopin.index.embedded_versions import EmbeddedVersions
 from geopin.jobs import JobStore
 from geopin.jobs.redis import RedisJobStore
@@ -40,7 +41,7 @@ from geopin.queue.broker import Broker, RedisBroker, SqliteBroker
 from geopin.queue.publish import QueueJob, RedisLocatePublisher
 from geopin.settings import Settings
 from geopin.sqlite import Database
-from geopin.thumbnails import FolderThumbnails, NoThumbnails, ThumbnailStore
+from geopin.thumbnails import ThumbnailStore
 from geopin.webhooks.delivery import Notifier
 from geopin.webhooks.due import DueSet
 from geopin.webhooks.log import RedisDeliveryLog
@@ -172,7 +173,7 @@ def notifier(settings: Settings, celery: Celery, client: redis.Redis | None = No
 
 
 def _index_db(settings: Settings) -> Database:
-    return Database(_file(settings, "index.db"), INDEX_SCHEMA)
+    return index_db(_file(settings, "index.db"))
 
 
 def vector_index(settings: Settings) -> VectorIndex:
@@ -188,5 +189,7 @@ def index_versions(settings: Settings) -> IndexVersions:
 
 
 def thumbnail_store(settings: Settings) -> ThumbnailStore:
-    folder = settings.thumbnails.dir
-    return FolderThumbnails(folder) if folder is not None else NoThumbnails()
+    """Thumbnails are kept with their references (geopin.thumbnails), so in the same backend."""
+    if not uses_elasticsearch(settings):
+        return EmbeddedThumbnails(_index_db(settings), settings.elasticsearch.index)
+    return ElasticsearchThumbnails(make_client(settings.elasticsearch), settings.elasticsearch)

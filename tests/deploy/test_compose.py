@@ -8,12 +8,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from geopin.settings import Settings
 
 from tests.deploy.artefacts import (
+    K8S,
     compose,
     compose_errors,
     dockerfile_stages,
+    k8s_bytes,
+    k8s_cpu,
     python_executable_dir,
     redis_option,
 )
@@ -158,3 +162,60 @@ def test_model_init_writes_a_model_once_and_then_keeps_it(tmp_path: Path) -> Non
     assert second.returncode == 0, second.stderr
     assert "keeping it" in second.stdout
     assert model.stat().st_mtime_ns == written
+
+
+# Where Kubernetes sets each GeoPin container's limits: (manifest, container).
+K8S_CONTAINERS = {
+    "model-init": ("base/embedder.yaml", "model"),
+    "gateway": ("base/gateway.yaml", "gateway"),
+    "embedder": ("base/embedder.yaml", "embedder"),
+    "embedder-gpu": ("overlays/prod-gpu/embedder-gpu.yaml", "embedder"),
+    "searcher": ("base/searcher.yaml", "searcher"),
+    "notifier": ("base/notifier.yaml", "notifier"),
+}
+
+
+def compose_bytes(value: str) -> int:
+    """Compose memory units, binary as Docker reads them: 768m, 8g."""
+    return int(value[:-1]) * {"k": 2**10, "m": 2**20, "g": 2**30}[value[-1]]
+
+
+def _k8s_limits(manifest: str, container: str) -> dict[str, Any]:
+    deployment = next(
+        doc
+        for doc in yaml.safe_load_all((K8S / manifest).read_text())
+        if doc and doc["kind"] == "Deployment"
+    )
+    pod = deployment["spec"]["template"]["spec"]
+    every = pod["containers"] + pod.get("initContainers", [])
+    limits: dict[str, Any] = next(c for c in every if c["name"] == container)["resources"]["limits"]
+    return limits
+
+
+@pytest.mark.parametrize("name", GEOPIN_SERVICES)
+def test_each_geopin_container_gets_the_cpu_and_memory_limits_kubernetes_gives_it(
+    name: str,
+) -> None:
+    limits = service(name)["deploy"]["resources"]["limits"]
+    k8s = _k8s_limits(*K8S_CONTAINERS[name])
+    assert compose_bytes(limits["memory"]) == k8s_bytes(k8s["memory"])
+    assert float(limits["cpus"]) == k8s_cpu(k8s["cpu"])
+
+
+def test_the_cpu_embedder_runs_one_inference_thread_per_cpu_of_its_limit() -> None:
+    embedder = service("embedder")
+    threads = embedder["environment"]["GEOPIN_MODEL__INTRA_OP_THREADS"]
+    assert int(threads) == float(embedder["deploy"]["resources"]["limits"]["cpus"])
+
+
+def test_the_gpu_embedder_batches_as_the_gpu_overlay_does() -> None:
+    manifest = yaml.safe_load((K8S / "overlays/prod-gpu/embedder-gpu.yaml").read_text())
+    env = {
+        e["name"]: e["value"] for e in manifest["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    compose_env = service("embedder-gpu")["environment"]
+    assert compose_env["GEOPIN_MODEL__MAX_BATCH_PIXELS"] == env["GEOPIN_MODEL__MAX_BATCH_PIXELS"]
+    images, model = Settings().images, Settings().model
+    # A full batch at the largest input the resize policy gives.
+    largest = model.max_batch * images.shorter_side * images.max_side
+    assert int(env["GEOPIN_MODEL__MAX_BATCH_PIXELS"]) == largest

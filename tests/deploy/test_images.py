@@ -111,7 +111,8 @@ def test_worker_health_checks_ping_the_containers_own_node(
     command = json.loads(check.partition(" CMD ")[2])
     assert command[:2] == ["sh", "-c"]
     assert "inspect ping" in command[2]
-    assert f'--destination "{node.removesuffix("%h")}$HOSTNAME"' in command[2], command
+    hostname = "${HOSTNAME:-$(cat /etc/hostname)}"  # podman's exec sessions lack $HOSTNAME
+    assert f'--destination "{node.removesuffix("%h")}{hostname}"' in command[2], command
 
 
 def test_each_role_installs_its_lock_and_the_build_checks_it() -> None:

@@ -1,7 +1,8 @@
 """Integration fixtures: the real Redis and Elasticsearch that scripts/ started.
 
 A missing server fails the tests (it never skips them): start them with
-``scripts/redis start`` and ``scripts/elasticsearch start``.
+``scripts/redis start`` and ``scripts/elasticsearch start``. Every test in this folder is
+marked ``integration``, so ``pytest -m "not integration"`` runs the rest without servers.
 """
 
 from __future__ import annotations
@@ -43,6 +44,14 @@ def es_server() -> str:
             f"no Elasticsearch at {ES_URL} ({exc}); start it: `scripts/elasticsearch start`"
         )
     return ES_URL
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # Pytest hands this hook every collected test, not only this folder's.
+    here = Path(__file__).parent
+    for item in items:
+        if item.path.is_relative_to(here):
+            item.add_marker(pytest.mark.integration)
 
 
 # Database 0 is left to whatever else uses this Redis; each test gets a flushed one of 1-15.
@@ -98,9 +107,7 @@ def es_index(es_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def base_env(
-    es_server: str, es_index: str, model_path: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, str]:
+def base_env(es_server: str, es_index: str, model_path: Path) -> dict[str, str]:
     """Settings every GeoPin process in the tests shares (Redis comes per test)."""
     return {
         "GEOPIN_ELASTICSEARCH__URL": es_server,
@@ -108,7 +115,6 @@ def base_env(
         "GEOPIN_MODEL__PATH": str(model_path),
         "GEOPIN_MODEL__INTRA_OP_THREADS": "1",
         "GEOPIN_LOG_LEVEL": "INFO",
-        "GEOPIN_THUMBNAILS__DIR": str(tmp_path_factory.mktemp("thumbnails")),
     }
 
 

@@ -1,4 +1,5 @@
-"""The ingestion and kNN benchmarks' code paths on tiny inputs, against the tests' Elasticsearch.
+"""The ingestion, kNN and thumbnail-cost benchmarks' code paths on tiny inputs, against the
+tests' Elasticsearch.
 
 The figures are docs/benchmarks.md's; these tests only check that each path runs, reports
 what it should, and deletes the indices it created.
@@ -74,4 +75,19 @@ def test_knn_benchmark_measures_every_point_beside_exact_search(
                     measured = point[f"num_candidates_{candidates}"]
                     assert 0 <= measured["recall_at_10"] <= 1
                     assert measured["p50_ms"] <= measured["p99_ms"]
+    assert _leftovers(es_server, prefix) == []
+
+
+def test_thumbnail_benchmark_measures_both_indices_side_by_side(
+    es_server: str, tmp_path: Path
+) -> None:
+    prefix = f"geopin-test-bench-thumbs-{uuid.uuid4().hex[:8]}"
+    arguments = ["--url", es_server, "--references", "30", "--queries", "3", "--prefix", prefix]
+    _run_bench("thumbnails_in_index", *arguments, "--out", str(tmp_path))
+    figures = json.loads((tmp_path / "results.json").read_text())
+    assert figures["with"]["size_mib"] > figures["without"]["size_mib"]
+    for kind in ("with", "without"):
+        assert 0 < figures[kind]["search_p50_ms"] <= figures[kind]["search_p95_ms"]
+    assert figures["search_p50_ratio"] > 0
+    assert figures["thumbnail_get_ms"]["p50"] > 0
     assert _leftovers(es_server, prefix) == []

@@ -21,7 +21,8 @@ def test_geopin_up_serves_locates_and_keeps_its_state_across_a_restart(
     manifest = write_reference_set(tmp_path / "refs", PHOTOS)
     photo = manifest.parent / "place-002.jpg"
     port, log = free_port(), tmp_path / "up.log"
-    with geopin_up(env, port, log) as url:
+    with geopin_up(env, port, log) as up:
+        url = up.url
         report = str(tmp_path / "r.jsonl")
         added = run_geopin(env, "index", "add", str(manifest), "--report", report)
         assert f"indexed {PHOTOS} photo(s)" in added.stdout, added.stderr
@@ -50,7 +51,7 @@ def test_geopin_up_serves_locates_and_keeps_its_state_across_a_restart(
         assert second.returncode != 0
         assert "another `geopin up` (pid" in second.stderr
 
-    with geopin_up(env, port, log) as url:
+    with geopin_up(env, port, log):
         job = requests.get(job_url, timeout=5).json()
         assert job["result"]["matches"][0]["id"] == "place-002"
         listed = run_geopin(env, "index", "list")

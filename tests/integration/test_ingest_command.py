@@ -1,5 +1,5 @@
 """`geopin index add/rebuild/list/prune` against the real Elasticsearch (and, distributed, a
-real embedding worker)."""
+real embedding worker); the thumbnails it keeps, served by a real gateway."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from click.testing import CliRunner, Result
 from geopin.cli import main
+from geopin.images import decode_with_exif
+from geopin.thumbnails import thumbnail_jpeg
 from PIL import Image, ImageFilter
 
 from tests.support.factories import encode, geotagged, place_location, place_photo
-from tests.support.stack import delete_indices, start_embedder
+from tests.support.stack import delete_indices, start_embedder, start_gateway
 
 FORMATS = ["JPEG", "WEBP", "PNG", "HEIF"]
 
@@ -116,3 +119,77 @@ def test_rebuild_swaps_to_a_new_version_and_prune_removes_the_old(
     pruned = _geopin("index", "prune", "--yes")
     assert pruned.output.startswith(f"deleted {alias}-")
     assert len(_geopin("index", "list").output.splitlines()) == 1
+
+
+def _one_photo(folder: Path, seed: int) -> Path:
+    """A folder holding one photo, ``place.jpg`` (so its ID), of place 0."""
+    folder.mkdir()
+    (folder / "place.jpg").write_bytes(geotagged(place_photo(seed), "JPEG", *place_location(0)))
+    return folder
+
+
+def _thumbnail_of(photo: Path) -> bytes:
+    image, _ = decode_with_exif(photo.read_bytes(), 10**8)
+    return thumbnail_jpeg(image, 256)
+
+
+def test_a_photo_under_a_taken_id_is_refused_or_replaces_it_and_its_thumbnail(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = _one_photo(tmp_path / "first", 1), _one_photo(tmp_path / "second", 2)
+    report = tmp_path / "report.jsonl"
+    workdir = tmp_path / "workdir"  # where ingestion runs: it must write nothing there
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    assert (
+        "indexed 1 photo(s)" in _geopin("index", "add", str(first), "--report", str(report)).output
+    )
+    gateway, url = start_gateway(env, tmp_path)  # another process, reading the index
+    try:
+        thumbnail = f"{url}/v1/references/place.jpg/thumbnail"
+        shown = requests.get(thumbnail, timeout=10)
+        assert (shown.status_code, shown.content) == (200, _thumbnail_of(first / "place.jpg"))
+        revalidate = {"If-None-Match": shown.headers["ETag"]}
+
+        refused = _geopin("index", "add", str(second), "--report", str(report))
+        assert "indexed 0 photo(s), 0 already indexed, 1 refused" in refused.output
+        assert json.loads(report.read_text())["reason"] == "id-taken"
+        assert requests.get(thumbnail, headers=revalidate, timeout=10).status_code == 304
+
+        replaced = _geopin("index", "add", str(second), "--replace", "--report", str(report))
+        assert "indexed 1 photo(s) (1 in place of another photo)" in replaced.output
+        assert "now holds 1 photo(s)" in replaced.output
+        changed = requests.get(thumbnail, headers=revalidate, timeout=10)
+        assert (changed.status_code, changed.content) == (200, _thumbnail_of(second / "place.jpg"))
+    finally:
+        gateway.stop()
+    again = _geopin("index", "add", str(second), "--report", str(report))
+    assert "indexed 0 photo(s), 1 already indexed, 0 refused" in again.output
+    assert list(workdir.iterdir()) == []
+
+
+def test_a_distributed_load_gives_an_id_to_the_first_of_its_photos(
+    env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GEOPIN_INGEST__TASK_SIZE", "1")  # each photo its own task
+    rows = ["path,lat,lon,id"]
+    for seed, reference_id in [(1, "x"), (2, "y"), (3, "x"), (4, "x")]:
+        (tmp_path / f"{seed}.jpg").write_bytes(encode(place_photo(seed)))
+        lat, lon = place_location(seed)
+        rows.append(f"{seed}.jpg,{lat},{lon},{reference_id}")
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("\n".join(rows) + "\n")
+    report = tmp_path / "report.jsonl"
+    worker = start_embedder(env, tmp_path)
+    try:
+        result = _geopin("index", "add", str(manifest), "--distributed", "--report", str(report))
+    finally:
+        worker.stop()
+    assert result.exit_code == 0, result.output + worker.log_tail()
+    assert "indexed 2 photo(s), 0 already indexed, 2 refused" in result.output
+    assert "now holds 2 photo(s)" in result.output
+    records = [json.loads(line) for line in report.read_text().splitlines()]
+    assert sorted((r["path"].rsplit("/", 1)[1], r["reason"]) for r in records) == [
+        ("3.jpg", "repeated-id"),
+        ("4.jpg", "repeated-id"),
+    ]

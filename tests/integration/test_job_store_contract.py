@@ -157,6 +157,16 @@ def test_a_job_that_expires_while_running_is_no_longer_counted_as_running(
     assert store.oldest_running() is None
 
 
+def test_a_stored_vector_expires_after_the_result_ttl(make_store: StoreFactory) -> None:
+    # A job whose search never ran (searcher down for a day) must not keep its embedding.
+    store = make_store(JobSettings(result_ttl_s=1, upload_ttl_s=60))
+    job = store.create(b"photo", 5)
+    store.save_vector(job.job_id, QueryVector("m" * 64, np.ones(4, dtype=np.float32)))
+    assert store.load_vector(job.job_id) is not None
+    time.sleep(1.5)
+    assert store.load_vector(job.job_id) is None
+
+
 @pytest.fixture(params=BACKENDS)
 def store_and_outage(
     request: pytest.FixtureRequest, tmp_path: Path

@@ -36,7 +36,7 @@ def test_unchanged_reference_photo_is_its_own_top_match(
     lat, lon = place_location(7)
     location = job["result"]["location"]
     assert (location["lat"], location["lon"]) == pytest.approx((lat, lon), abs=1e-6)
-    assert location["method"] == "densest-cluster"
+    assert location["method"] == "anchored-cluster"
     scores = [m["score"] for m in matches]
     assert scores == sorted(scores, reverse=True)
 

@@ -45,7 +45,8 @@ def test_a_folder_of_200_photos_is_located_by_one_command_on_geopin_up(
         (queries / f"q-{n:03d}.jpg").write_bytes(perturbed(place_photo(n % PLACES)))
     out = tmp_path / "located.geojson"
 
-    with geopin_up(env, free_port(), tmp_path / "up.log") as url:
+    with geopin_up(env, free_port(), tmp_path / "up.log") as up:
+        url = up.url
         report = str(tmp_path / "report.jsonl")
         added = run_geopin(env, "index", "add", str(manifest), "--report", report)
         assert f"indexed {PLACES} photo(s)" in added.stdout, added.stderr

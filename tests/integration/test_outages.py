@@ -18,7 +18,8 @@ import pytest
 import requests
 from geopin.geo import LatLon
 from geopin.index import IndexUnavailable, Reference
-from geopin.index.embedded import SCHEMA, EmbeddedIndex
+from geopin.index.embedded import EmbeddedIndex
+from geopin.index.embedded_schema import SCHEMA
 from geopin.settings import Settings
 from geopin.sqlite import BUSY_TIMEOUT_S, Database
 from geopin.wiring import job_store, vector_index

@@ -94,7 +94,7 @@ def test_a_bounding_box_keeps_matches_inside_it_and_is_stored_on_the_job(
         "east": 4.92,
     }
     assert sorted(m["id"] for m in job["result"]["matches"]) == names[7:]
-    assert job["result"]["location"]["method"] == "densest-cluster"
+    assert job["result"]["location"]["method"] == "anchored-cluster"
 
 
 def test_a_circle_keeps_matches_within_its_radius(gateway_url: str, dataset: Path) -> None:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import redis
+from celery import Celery
 from flask.testing import FlaskClient
 from geopin.client import GeoPinClient, verify_webhook
 from geopin.pipeline import fail_job
 from geopin.queue import enqueue_locate, make_celery
 from geopin.settings import Settings
+from geopin.webhooks.delivery import Notifier
 from geopin.webhooks.log import Delivery, DeliveryStatus
 from geopin.webhooks.signing import new_secret, webhook_id_for
 from geopin.wiring import job_store, key_store, notifier
@@ -56,6 +59,16 @@ def delivery_of(settings: Settings, job_id: str) -> Delivery:
 
 def delivered(settings: Settings, job_id: str) -> bool:
     return delivery_of(settings, job_id).status is DeliveryStatus.DELIVERED
+
+
+def succeeded_with_webhook_started(settings: Settings, celery: Celery, callback_url: str) -> str:
+    """A job that succeeded with ``callback_url``, its webhook's round 1 opened; its ID."""
+    store = job_store(settings)
+    job = store.create(b"photo", 3, callback_url=callback_url)
+    ended = store.succeed(job.job_id, {"matches": [], "location": None})
+    assert ended is not None
+    notifier(settings, celery).start(ended)
+    return job.job_id
 
 
 @pytest.fixture
@@ -162,21 +175,17 @@ def test_webhook_of_a_keyed_job_is_signed_with_both_secrets_while_rotating(
             assert verify_webhook(second.headers, second.body, secret)["type"] == "job.failed"
 
 
-def test_the_same_attempt_sent_twice_is_delivered_once(
+def test_an_attempt_task_delivered_again_after_its_send_posts_nothing(
     redis_db: str, notifier_worker: None
 ) -> None:
     settings = settings_for(redis_db)
     celery = make_celery(settings)
     with Receiver([Reply(200, delay_s=0.5)]).running() as receiver:
-        store = job_store(settings)
-        job = store.create(b"photo", 3, callback_url=receiver.url())
-        ended = store.succeed(job.job_id, {"matches": [], "location": None})
-        assert ended is not None
-        notifier(settings, celery).start(ended)
-        celery.send_task("geopin.webhook", args=(job.job_id, 1, 1), queue="webhooks")
+        job_id = succeeded_with_webhook_started(settings, celery, receiver.url())
+        celery.send_task("geopin.webhook", args=(job_id, 1, 1), queue="webhooks")
         wait_until(lambda: len(receiver.received) == 1, 30, "the webhook")
-        wait_until(lambda: delivered(settings, job.job_id), 10, "delivered")
-        celery.send_task("geopin.webhook", args=(job.job_id, 1, 1), queue="webhooks")
+        wait_until(lambda: delivered(settings, job_id), 10, "delivered")
+        celery.send_task("geopin.webhook", args=(job_id, 1, 1), queue="webhooks")
         broker = redis.Redis.from_url(redis_db)
         wait_until(
             lambda: broker.llen("webhooks") == 0 and broker.hlen("unacked") == 0,
@@ -184,6 +193,31 @@ def test_the_same_attempt_sent_twice_is_delivered_once(
             "the second task handled",
         )
         assert len(receiver.received) == 1
+
+
+def test_two_racing_sends_of_one_attempt_post_it_once(redis_db: str) -> None:
+    settings = settings_for(redis_db)
+    celery = make_celery(settings)
+    # The receiver answers after 2 s, so neither send has recorded the attempt when the
+    # other checks for it: only the claim in Redis stands between them.
+    with Receiver([Reply(200, delay_s=2)]).running() as receiver:
+        # Its first attempt's task waits in the queue: no worker consumes it here.
+        job_id = succeeded_with_webhook_started(settings, celery, receiver.url())
+        workers = [notifier(settings, celery) for _ in range(2)]
+        start_together = threading.Barrier(len(workers))
+
+        def send(worker: Notifier) -> None:
+            start_together.wait()
+            worker.attempt(job_id, 1, 1)
+
+        threads = [threading.Thread(target=send, args=(worker,)) for worker in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert len(receiver.received) == 1
+    attempts = delivery_of(settings, job_id).attempts
+    assert [(a.attempt, a.status_code) for a in attempts] == [(1, 200)]
 
 
 JPEG = encode(place_photo(2))
@@ -248,6 +282,19 @@ def test_redelivery_of_an_unfinished_job_is_409(gateway_client: FlaskClient) -> 
     assert again.status_code == 409
     assert again.get_json()["code"] == "job-not-finished"
     assert json.loads(gateway_client.get(job_url).data)["webhook"] == {"status": "waiting-for-job"}
+
+
+def test_redelivery_of_an_ended_job_without_a_callback_is_409(
+    gateway_client: FlaskClient,
+) -> None:
+    response = gateway_client.post("/v1/jobs", data=JPEG, content_type="image/jpeg")
+    assert response.status_code == 202, response.get_json()
+    job_id = response.get_json()["job_id"]
+    store = gateway_client.application.extensions["geopin"].store
+    assert store.fail(job_id, "index-missing", "no references") is not None
+    again = gateway_client.post(f"/v1/jobs/{job_id}/redeliver")
+    assert again.status_code == 409
+    assert again.get_json()["code"] == "no-callback"
 
 
 def test_a_job_failed_by_its_task_starts_its_webhook_exactly_once(

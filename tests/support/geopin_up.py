@@ -9,6 +9,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from tests.support.stack import REPO, http_status, wait_until
@@ -27,9 +28,15 @@ def embedded_env(data: Path, model_path: Path) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class RunningUp:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def geopin_up(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
-    """`geopin up` until the block ends (then stopped as Ctrl-C would); yields its URL."""
+def geopin_up(env: dict[str, str], port: int, log: Path) -> Iterator[RunningUp]:
+    """`geopin up` until the block ends (then stopped by SIGTERM, which must end it cleanly)."""
     with log.open("ab") as out:
         process = subprocess.Popen(
             [*GEOPIN, "up", "--port", str(port), "--gateway-workers", "1"],
@@ -41,9 +48,10 @@ def geopin_up(env: dict[str, str], port: int, log: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: http_status(f"{url}/healthz") == 200, 90, "geopin up")
-        yield url
+        yield RunningUp(url, process)
     finally:
-        process.send_signal(signal.SIGTERM)
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0, log.read_text()
 
 

@@ -63,14 +63,21 @@ def query(place: Place, strength: str, seed: int) -> bytes:
         view = _shifted(place, rng, shift=0.05, zoom=0.95)
         return encode(view.filter(ImageFilter.GaussianBlur(0.8)), quality=70)
     view = _shifted(place, rng, shift=0.15, zoom=0.85)
-    changes = _STRONG_CHANGES if strength == "all-strong" else [_STRONG_CHANGES[seed % 5]]
-    quality = 92
-    for change in changes:
-        if change is None:
-            quality = 25
-        else:
+    if strength == "strong":
+        return with_strong_change(view, rng, seed)
+    for change in _STRONG_CHANGES:
+        if change is not None:
             view = change(view, rng)
-    return encode(view, quality=quality)
+    return encode(view, quality=25)
+
+
+def with_strong_change(view: Image.Image, rng: np.random.Generator, turn: int) -> bytes:
+    """``view`` as a JPEG with one strong change, taking turns by ``turn``: light, colour
+    cast, blur, an occluding object, JPEG 25."""
+    change = _STRONG_CHANGES[turn % len(_STRONG_CHANGES)]
+    if change is None:
+        return encode(view, quality=25)
+    return encode(change(view, rng), quality=92)
 
 
 def _shifted(place: Place, rng: np.random.Generator, shift: float, zoom: float) -> Image.Image:

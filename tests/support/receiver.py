@@ -32,11 +32,15 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes = b""
     delay_s: float = 0.0
+    trickle_s: float = 0.0  # the body is sent a KiB at a time, this long apart
+
+
+TRICKLE_BYTES = 1024
 
 
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
-        # A client that gave up on a slow reply (the notifier's timeout tests) is expected;
+        # A client that gave up on a slow or long reply (the notifier's limits) is expected;
         # anything else is still reported.
         if not isinstance(sys.exc_info()[1], ConnectionError):
             super().handle_error(request, client_address)
@@ -96,7 +100,12 @@ class Receiver:
                     self.send_header(name, value)
                 self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(reply.body)
+                if not reply.trickle_s:
+                    self.wfile.write(reply.body)
+                    return
+                for start in range(0, len(reply.body), TRICKLE_BYTES):
+                    self.wfile.write(reply.body[start : start + TRICKLE_BYTES])
+                    time.sleep(reply.trickle_s)
 
             def log_message(self, format: str, *args: object) -> None:
                 pass  # the test asserts on ``received`` instead

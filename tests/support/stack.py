@@ -20,6 +20,15 @@ import requests
 REPO = Path(__file__).resolve().parents[2]
 
 
+# Delivery limits short enough for a task whose acknowledgement was lost (its worker killed,
+# its broker restarted) to come back within a test, in the order production keeps them.
+SHORT_DELIVERY_LIMITS = {
+    "GEOPIN_CELERY__SOFT_TIME_LIMIT_S": "15",
+    "GEOPIN_CELERY__HARD_TIME_LIMIT_S": "18",
+    "GEOPIN_CELERY__VISIBILITY_TIMEOUT_S": "20",
+}
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -107,6 +116,9 @@ def start_gateway(env: Mapping[str, str], log_dir: Path) -> tuple[Service, str]:
         f"127.0.0.1:{port}",
         "--workers",
         "2",
+        # gunicorn's default control socket is shared by every gateway of this user, and
+        # each deletes it when it stops: tests start many, and control none.
+        "--no-control-socket",
         "geopin_gateway.wsgi:app",
     ]
     service = Service("gateway", argv, env, log_dir)

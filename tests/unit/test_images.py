@@ -16,6 +16,7 @@ from geopin.images import (
     ImageTooLarge,
     UndecodableImage,
     UnsupportedImageType,
+    declared_pixels,
     decode_image,
     model_input_size,
     preprocess,
@@ -370,3 +371,22 @@ def test_preprocess_chains_decode_resize_and_normalise() -> None:
 
     assert planes.shape == (3, 512, 683)
     assert planes.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("data", "pixels"),
+    [
+        (png_with_size(3000, 2000), 6_000_000),  # its pixel data is 8x8: only the header is read
+        (jpeg_with_size(4000, 3000), 12_000_000),
+        (webp_with_size(1000, 700), 700_000),
+    ],
+)
+def test_declared_pixels_come_from_the_header_without_decoding(data: bytes, pixels: int) -> None:
+    assert declared_pixels(data, 40_000_000) == pixels
+
+
+def test_declared_pixels_refuse_what_decoding_would() -> None:
+    with pytest.raises(ImageTooLarge):
+        declared_pixels(png_with_size(7000, 7000), 40_000_000)
+    with pytest.raises(UnsupportedImageType):
+        declared_pixels(b"GIF89a" + bytes(32), 40_000_000)

@@ -23,10 +23,11 @@ from geopin.geo import LatLon
 from geopin.index import IndexUnavailable, Reference
 from geopin.index.elasticsearch import ElasticsearchIndex, es_outage, make_client
 from geopin.index.elasticsearch_versions import ElasticsearchVersions
-from geopin.index.embedded import SCHEMA, EmbeddedIndex
+from geopin.index.embedded import EmbeddedIndex
+from geopin.index.embedded_schema import SCHEMA
 from geopin.index.embedded_versions import EmbeddedVersions
 from geopin.ingest.distributed import Ledger
-from geopin.ingest.run import Outcome
+from geopin.ingest.outcomes import Outcome
 from geopin.ingest.sources import Candidate
 from geopin.jobs import QueryVector, StoreUnavailable
 from geopin.jobs.redis import RedisJobStore
@@ -102,7 +103,7 @@ INDEX_CALLS: dict[str, Call] = {
     "ensure": lambda i: i.ensure(2, "m" * 64),
     "add": lambda i: i.add([REFERENCE], "m" * 64),
     "refresh": lambda i: i.refresh(),
-    "contains": lambda i: i.contains(["r1"]),
+    "photos": lambda i: i.photos(["r1"]),
     "search": lambda i: i.search(np.ones(2, dtype=np.float32), 1, "m" * 64),
     "count": lambda i: i.count(),
     "check": lambda i: i.check(),

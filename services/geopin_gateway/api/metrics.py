@@ -12,21 +12,26 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from geopin.logs import bind_job
-from geopin.metrics import QueueDepths, exposition, observe_http, prepare_multiprocess_dir
+from geopin.metrics import QueueDepths, SupervisorRestarts, exposition, observe_http
 from prometheus_client import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 bp = Blueprint("metrics", __name__)
 _QUEUES = "geopin-queue-depths"
 _JOB_HEALTH = "geopin-job-health"
+_RESTARTS = "geopin-supervisor-restarts"
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    """This pod's gateway metrics (every gunicorn process's), the queues' depths and the
-    job store's signs of trouble now."""
+    """This pod's gateway metrics (every gunicorn process's), the queues' depths, the job
+    store's signs of trouble now, and the supervisor's restarts where one runs the processes
+    (geopin up, scripts/up)."""
     extensions = current_app.extensions
-    body = exposition(extensions[_QUEUES], extensions[_JOB_HEALTH])
+    extras = [extensions[_QUEUES], extensions[_JOB_HEALTH]]
+    if _RESTARTS in extensions:
+        extras.append(extensions[_RESTARTS])
+    body = exposition(*extras)
     return Response(body, mimetype=CONTENT_TYPE_LATEST)
 
 
@@ -46,12 +51,19 @@ def _done(_: BaseException | None) -> None:
     bind_job(None)  # gunicorn's next request on this thread may be about another job
 
 
-def init_metrics(app: Flask, queue_length: Callable[[str], int], job_health: Collector) -> None:
-    """Request metrics on every route, and ``/metrics`` with the queues' lengths and the
-    job health (geopin.metrics.JobHealth) read per scrape."""
-    prepare_multiprocess_dir()
+def init_metrics(
+    app: Flask,
+    queue_length: Callable[[str], int],
+    job_health: Collector,
+    restarts: Callable[[], dict[str, int]] | None = None,
+) -> None:
+    """Request metrics on every route, and ``/metrics`` with the queues' lengths, the job
+    health (geopin.metrics.JobHealth) and (under a supervisor) the restart counts, read per
+    scrape."""
     app.extensions[_QUEUES] = QueueDepths(queue_length)
     app.extensions[_JOB_HEALTH] = job_health
+    if restarts is not None:
+        app.extensions[_RESTARTS] = SupervisorRestarts(restarts)
     app.before_request(_started)
     app.after_request(_answered)
     app.teardown_request(_done)

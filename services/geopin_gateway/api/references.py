@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response
+import hashlib
+
+from flask import Blueprint, Response, request
 
 from geopin_gateway.context import gateway
 from geopin_gateway.problems import Problem
@@ -10,8 +12,9 @@ from geopin_gateway.security import limiter, read_rate
 
 bp = Blueprint("references", __name__, url_prefix="/v1")
 
-# Thumbnails change only when a reference is indexed again under the same ID: rare.
-CACHE_CONTROL = "private, max-age=3600"
+# A reference photo can be replaced under its ID: browsers keep the picture but ask each time
+# whether it changed (its ETag, answered 304 when not), so a replaced one never shows stale.
+CACHE_CONTROL = "private, no-cache"
 
 
 @bp.get("/references/<reference_id>/thumbnail")
@@ -23,4 +26,7 @@ def thumbnail(reference_id: str) -> Response:
             "thumbnail-not-found",
             "no thumbnail for this reference (unknown, or indexed before thumbnails were kept)",
         )
-    return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": CACHE_CONTROL})
+    response = Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": CACHE_CONTROL})
+    response.set_etag(hashlib.sha256(jpeg).hexdigest()[:32])
+    response.make_conditional(request)  # a 304 without the picture when the client has it
+    return response

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from geopin.cli.common import load_settings
 from geopin.cli.index import _embedder, _index_errors
 from geopin.client import ApiError, GeoPinClient
-from geopin.wiring import thumbnail_store, vector_index
+from geopin.wiring import vector_index
 
 if TYPE_CHECKING:
     from geopin_tools.evaluation.recall import Ranking, VprDataset
@@ -86,8 +86,7 @@ def _through_service(
     info = embedder.info
     with _index_errors(), tqdm(total=len(data.database), unit="photo", desc="indexing") as bar:
         index.ensure(info.dim, info.model_id)
-        thumbnails = thumbnail_store(settings)
-        index_database(data, embedder, info.model_id, index, settings, thumbnails, bar.update)
+        index_database(data, embedder, info.model_id, index, settings, bar.update)
     if index.count() > len(data.database):
         click.echo(f"note: {index.alias} holds photos beyond this dataset's database", err=True)
     client = GeoPinClient(url)

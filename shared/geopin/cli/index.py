@@ -15,10 +15,11 @@ import elasticsearch
 from tqdm import tqdm
 
 from geopin.cli.common import ensure_model, load_settings
-from geopin.index import IndexProblem, ModelMismatch
+from geopin.index import IndexOutdated, IndexProblem, ModelMismatch
 from geopin.ingest import read_source
 from geopin.ingest.distributed import Ledger, dispatch
-from geopin.ingest.run import Ingestion, Options, Summary
+from geopin.ingest.outcomes import Summary, first_of_each_id
+from geopin.ingest.run import Ingestion, Options
 from geopin.ingest.sources import SourceError, SourceKind
 from geopin.model.files import ModelNotFound
 from geopin.queue import EMBED_QUEUE, make_celery
@@ -27,13 +28,12 @@ from geopin.wiring import (
     index_versions,
     redis_client,
     require_redis,
-    thumbnail_store,
     vector_index,
 )
 
 if TYPE_CHECKING:
     from geopin.index import VectorIndex
-    from geopin.ingest.run import Options, Outcome
+    from geopin.ingest.outcomes import Outcome
     from geopin.ingest.sources import Candidate
     from geopin.model.embedder import Embedder
     from geopin.settings import Settings
@@ -60,6 +60,12 @@ def _source_options(command: Callable[..., None]) -> Callable[..., None]:
         ),
         click.option("--no-quality", is_flag=True, help="Skip quality control."),
         click.option("--no-dedup", is_flag=True, help="Keep near-duplicates."),
+        click.option(
+            "--replace",
+            is_flag=True,
+            help="A photo under an ID the index holds for another photo replaces that one "
+            "(default: it is refused as id-taken).",
+        ),
         click.option("--force-merge", is_flag=True, help="Merge to one segment afterwards."),
         click.option("--distributed", is_flag=True, help="Embed on the Celery embedding workers."),
     ]
@@ -77,7 +83,9 @@ def index() -> None:
 @_source_options
 def index_add(source: Path, kind: str | None, **load: Any) -> None:
     """Embed and index the photos of SOURCE: a CSV or JSONL manifest, a folder of photos
-    with EXIF GPS tags, or a VPR-format folder. Photos already indexed are skipped."""
+    with EXIF GPS tags, or a VPR-format folder. An ID names one photo: a photo already
+    indexed under its ID is skipped, one under an ID held by another photo is refused
+    (or replaces it, with --replace)."""
 
     settings = load_settings()
     candidates = _candidates(source, kind)
@@ -109,8 +117,13 @@ def index_rebuild(source: Path, kind: str | None, **load: Any) -> None:
             v.name for v in versions.versions() if not v.live and v.model_id == info.model_id
         ]
         name = unfinished[-1] if unfinished else versions.create(info.dim, info.model_id)
-        click.echo(f"{'resuming' if unfinished else 'building'} {name}")
         target = versions.open(name)
+        try:
+            target.ensure(info.dim, info.model_id)
+        except IndexOutdated:  # an unfinished rebuild from before IDs were keys: start anew
+            name, unfinished = versions.create(info.dim, info.model_id), []
+            target = versions.open(name)
+        click.echo(f"{'resuming' if unfinished else 'building'} {name}")
         _load(settings, target, candidates, embedder, **load)
         previous = versions.swap(name)
     click.echo(f"alias {settings.elasticsearch.index} now points at {name} ({target.count()})")
@@ -195,12 +208,13 @@ def _load(
     report: Path,
     no_quality: bool,
     no_dedup: bool,
+    replace: bool,
     force_merge: bool,
     distributed: bool,
 ) -> None:
     """Load with refresh off, writing the report and a progress bar; prints the summary."""
 
-    options = Options(quality=not no_quality, dedup=not no_dedup)
+    options = Options(quality=not no_quality, dedup=not no_dedup, replace=replace)
     summary = Summary()
     with (
         report.open("w", encoding="utf-8") as out,
@@ -218,9 +232,8 @@ def _load(
                     out.write(json.dumps(outcome.record()) + "\n")
                 bar.update(1)
 
-            thumbnails = thumbnail_store(settings)
             model_id = embedder.info.model_id
-            ingestion = Ingestion(settings, embedder, target, model_id, record, thumbnails, options)
+            ingestion = Ingestion(settings, embedder, target, model_id, record, options)
             summary = ingestion.run(candidates)
     _echo_summary(summary.public(), report)
 
@@ -239,8 +252,11 @@ def _run_distributed(
     except NeedsRedis as exc:
         raise click.ClickException(str(exc)) from exc
     app = make_celery(settings)
-    run_id = dispatch(app, target, candidates, settings.ingest.task_size, options, EMBED_QUEUE)
+    unique, repeats = first_of_each_id(candidates)  # so that no two tasks write one ID
+    run_id = dispatch(app, target, unique, settings.ingest.task_size, options, EMBED_QUEUE)
     ledger = Ledger(redis_client(settings), settings.redis.key_prefix, run_id)
+    for outcome in repeats:
+        ledger.record(outcome)
     done, last_change = 0, time.monotonic()
     while done < len(candidates):
         time.sleep(0.5)
@@ -259,9 +275,10 @@ def _run_distributed(
 
 
 def _echo_summary(summary: dict[str, Any], report: Path) -> None:
+    replaced = f" ({summary['replaced']} in place of another photo)" if summary["replaced"] else ""
     click.echo(
-        f"indexed {summary['indexed']} photo(s), {summary['already_indexed']} already indexed, "
-        f"{summary['refused']} refused"
+        f"indexed {summary['indexed']} photo(s){replaced}, "
+        f"{summary['already_indexed']} already indexed, {summary['refused']} refused"
     )
     if summary["refused"]:
         reasons = ", ".join(f"{k} {v}" for k, v in summary["refused_by_reason"].items())

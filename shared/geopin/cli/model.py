@@ -193,25 +193,84 @@ def model_verify(
     help="Folder of photos like those to be embedded (JPEG, PNG, WebP, HEIC). Default: generated.",
 )
 @click.option("--count", default=32, show_default=True, type=click.IntRange(1, 10_000))
+@click.option(
+    "--check",
+    "check_count",
+    default=32,
+    show_default=True,
+    type=click.IntRange(1, 10_000),
+    help="Photos after the calibration ones (same source) to check int8 against FP32 on.",
+)
+@click.option("--min-speedup", default=1.5, show_default=True, type=click.FloatRange(0))
+@click.option("--min-overlap", default=0.95, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--min-cosine", default=0.97, show_default=True, type=click.FloatRange(-1, 1))
+@click.option(
+    "--float-convs",
+    type=click.IntRange(0),
+    help="Leading convolutions to keep in FP32. Default: 6 for EfficientNet-Lite0, else 0.",
+)
+@click.option("--accept-worse", is_flag=True, help="Write the model even if it misses the targets.")
 @click.option("--force", is_flag=True, help="Overwrite an existing file.")
 def model_quantize(
-    onnx_model: Path, output: Path, calibration: Path | None, count: int, force: bool
+    onnx_model: Path,
+    output: Path,
+    calibration: Path | None,
+    count: int,
+    check_count: int,
+    min_speedup: float,
+    min_overlap: float,
+    min_cosine: float,
+    float_convs: int | None,
+    accept_worse: bool,
+    force: bool,
 ) -> None:
-    """Write an int8 copy of ONNX_MODEL for CPU workers, calibrated on up to COUNT photos."""
+    """Write an int8 copy of ONNX_MODEL for CPU workers, calibrated on up to COUNT photos.
+
+    It is written only if, on photos the calibration did not see, it is at least MIN_SPEEDUP
+    times as fast as FP32 here, a search with it keeps MIN_OVERLAP of FP32's top 10, and no
+    photo's embedding has a cosine below MIN_COSINE with its FP32 embedding.
+    """
     from geopin_tools.model.calibration import calibration_inputs  # toolchain: the [tools] extra
-    from geopin_tools.model.quantize import quantize_int8
+    from geopin_tools.model.int8_check import MIN_CHECK_PHOTOS, Targets, quantize_checked
 
     if output.exists() and not force:
         raise click.ClickException(f"{output} exists; pass --force to overwrite it")
+    settings = load_settings()
     try:
-        inputs = calibration_inputs(calibration, load_settings().images, count)
+        inputs = calibration_inputs(calibration, settings.images, count + check_count)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
-    source = (
-        str(calibration) if calibration else "generated photos (pass --calibration for real ones)"
+    source = str(calibration) if calibration else "generated photos (pass --calibration)"
+    if len(inputs) - count < MIN_CHECK_PHOTOS:
+        raise click.ClickException(
+            f"the int8 check needs {MIN_CHECK_PHOTOS} photos besides the {count} to calibrate "
+            f"on; {source} gave {len(inputs) - count} (--check {check_count}): add photos, "
+            "lower --count or raise --check"
+        )
+    click.echo(f"calibrating on {count} photo(s) from {source}")
+    click.echo(f"checking against FP32 on the next {len(inputs) - count} photo(s)")
+    targets = Targets(min_speedup, min_overlap, min_cosine)
+    verdict = quantize_checked(
+        onnx_model,
+        output,
+        inputs[:count],
+        inputs[count:],
+        settings.model,
+        targets,
+        accept_worse,
+        float_convs,
     )
-    click.echo(f"calibrating on {len(inputs)} photo(s) from {source}")
-    result = quantize_int8(onnx_model, output, inputs)
+    for line in verdict.check.lines():
+        click.echo(line)
+    missed = "; ".join(verdict.shortfalls)
+    if not verdict.written:
+        raise click.ClickException(
+            f"int8 does not pay for this model ({missed}); nothing written "
+            "(--accept-worse writes it anyway)"
+        )
+    if missed:
+        click.echo(f"written although it misses the targets: {missed}")
+    result = verdict.model
     click.echo(
         f"wrote {output}: int8 model {result.model_id[:12]} of {result.parent_model_id[:12]}; "
         "it is a new model to the index: re-index the references before serving it"

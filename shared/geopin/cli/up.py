@@ -6,6 +6,10 @@ With no server configured they share the embedded backends there (docs/embedded.
 file keeps a second ``geopin up`` off the same data folder: two sets of workers would each
 be sure they own its queue. ``flock`` is released by the kernel when its holder dies, so a
 crash leaves no stale lock behind.
+
+Once up, a child that dies is restarted (:mod:`geopin.supervisor`); one that dies while the
+service starts stops it, since that is a configuration to fix rather than a crash to ride
+out. Ctrl-C or SIGTERM stops every child, a second one hurries them with SIGKILL.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ from __future__ import annotations
 import fcntl
 import os
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -25,12 +28,13 @@ import click
 import requests
 
 from geopin.cli.common import ensure_model, load_settings
+from geopin.logs import configure_logging
 from geopin.rate_limits import rate_limits_on
 from geopin.settings import Settings
+from geopin.supervisor import POLL_S, RestartCounts, Supervised, stop_all
 from geopin.wiring import describe
 
 LOCK_NAME = "geopin-up.lock"
-STOP_GRACE_S = 20  # a worker finishes its task on SIGTERM, up to this long
 START_TIMEOUT_S = 60
 
 
@@ -59,34 +63,17 @@ def data_folder_lock(folder: Path) -> Iterator[None]:
         handle.close()  # releases the lock
 
 
-class Child:
-    """One service process in its own process group, so a stop reaches its pool too."""
-
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], logs: Path) -> None:
-        self.name = name
-        self.log_path = logs / f"{name}.log"
-        with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen(  # noqa: S603 -- our own modules, no shell
-                argv, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(timeout=STOP_GRACE_S)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-
-
-def _services(settings: Settings, host: str, port: int, workers: int) -> dict[str, list[str]]:
+def _services(
+    settings: Settings, host: str, port: int, workers: int, data: Path
+) -> dict[str, list[str]]:
     python = sys.executable
     services = {
         "embedder": [python, "-m", "geopin.worker", "embed"],
         "searcher": [python, "-m", "geopin.worker", "search"],
         "gateway": [
             *(python, "-m", "gunicorn", "--bind", f"{host}:{port}"),
+            # gunicorn's default control socket is one per user: each gateway gets its own.
+            *("--control-socket", str(data / "gateway.ctl")),
             *("--workers", str(workers), "geopin_gateway.wsgi:app"),
         ],
     }
@@ -95,8 +82,12 @@ def _services(settings: Settings, host: str, port: int, workers: int) -> dict[st
     return services
 
 
-def _stop_on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # the same orderly stop as Ctrl-C
+def _stop_on_signal(signum: int, frame: object) -> None:
+    """Ctrl-C or SIGTERM: an orderly stop. Until stop_all takes over the signals (a second
+    one hurries it), more of them are ignored, so none can cut the stop short."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
 
 
 @click.command("up")
@@ -110,23 +101,34 @@ def up(host: str, port: int, gateway_workers: int) -> None:
     settings = load_settings()
     # The gateway decides its rate limits from the address it is bound to (docs/security.md).
     settings.limits.bind_host = host
+    configure_logging(settings.log_level, settings.log_format)
     ensure_model(settings)
     data = settings.data_folder()
     logs = data / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    # Children resolve the same data folder and know where the gateway listens.
-    env = {**os.environ, "GEOPIN_DATA_DIR": str(data), "GEOPIN_LIMITS__BIND_HOST": host}
+    restarts = settings.metrics.restarts_dir or data / "restarts"
+    # Children resolve the same data folder, know where the gateway listens, and the gateway
+    # reads the restart counts.
+    env = {
+        **os.environ,
+        "GEOPIN_DATA_DIR": str(data),
+        "GEOPIN_LIMITS__BIND_HOST": host,
+        "GEOPIN_METRICS__RESTARTS_DIR": str(restarts),
+    }
     url = f"http://{host}:{port}"
     with data_folder_lock(data):
         for role, backend in describe(settings).items():
             click.echo(f"{role}: {backend}")
         click.echo(f"data folder: {data}")
         click.echo(f"rate limits: {'on' if rate_limits_on(settings) else 'off'}")
-        signal.signal(signal.SIGTERM, _stop_on_sigterm)
-        children: list[Child] = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _stop_on_signal)
+        children: list[Supervised] = []
+        counts = RestartCounts(restarts)
+        counts.clear()
         try:
-            for name, argv in _services(settings, host, port, gateway_workers).items():
-                children.append(Child(name, argv, env, logs))
+            for name, argv in _services(settings, host, port, gateway_workers, data).items():
+                children.append(Supervised(name, argv, env, logs / f"{name}.log", counts))
             _wait_until_answering(url, children)
             click.echo(
                 f"\nGeoPin is up at {url}\n"
@@ -139,13 +141,12 @@ def up(host: str, port: int, gateway_workers: int) -> None:
             )
             _watch(children)
         except KeyboardInterrupt:
-            click.echo("stopping...")
+            click.echo("stopping... (again to stop at once)")
         finally:
-            for child in children:
-                child.stop()
+            stop_all(children)
 
 
-def _wait_until_answering(url: str, children: list[Child]) -> None:
+def _wait_until_answering(url: str, children: list[Supervised]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         _check_alive(children)
@@ -158,14 +159,15 @@ def _wait_until_answering(url: str, children: list[Child]) -> None:
     raise click.ClickException(f"the gateway did not answer at {url}; see {children[-1].log_path}")
 
 
-def _watch(children: list[Child]) -> None:
-    """Until a signal: a child that exits on its own takes the others down with it."""
+def _watch(children: list[Supervised]) -> None:
+    """Until a signal: restart the children that exit (with backoff, logged)."""
     while True:
-        _check_alive(children)
-        time.sleep(0.5)
+        for child in children:
+            child.tend()
+        time.sleep(POLL_S)
 
 
-def _check_alive(children: list[Child]) -> None:
+def _check_alive(children: list[Supervised]) -> None:
     for child in children:
         code = child.process.poll()
         if code is not None:

@@ -5,6 +5,7 @@ Backends implement :class:`VectorIndex`; :mod:`geopin.wiring` picks one.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -15,24 +16,33 @@ import numpy as np
 from geopin.geo import GeoFilter, LatLon
 
 
+def reference_key(reference_id: str) -> str:
+    """The stored document's key for a reference ID: one document per ID, whatever its
+    characters or length (an Elasticsearch ``_id`` holds at most 512 bytes)."""
+    return hashlib.sha256(reference_id.encode("utf-8")).hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class Reference:
-    """One reference photo: where it was taken and its embedding.
+    """One reference photo: where it was taken, its embedding, and which photo it was.
 
-    ``id`` is what matches show; ``key`` identifies the stored document and is derived from
-    the photo's bytes by ingestion, so writing the same photo again overwrites it.
+    ``id`` is the key: an index holds at most one reference per ID. ``photo`` identifies the
+    photo's bytes (set by ingestion), so adding the same photo again is recognised, and
+    ``thumbnail`` is a small JPEG of it for people, stored with the reference so that both
+    are replaced, versioned and deleted together.
     """
 
     id: str
     location: LatLon
     vector: np.ndarray
-    key: str | None = None  # defaults to ``id``
+    photo: str | None = None
+    thumbnail: bytes | None = None
     heading: float | None = None  # degrees clockwise from north, when the source knows it
     captured_at: str | None = None  # ISO 8601, when the source knows it
 
     @property
     def storage_key(self) -> str:
-        return self.key or self.id
+        return reference_key(self.id)
 
 
 @dataclass(frozen=True)
@@ -68,6 +78,20 @@ class ModelMismatch(IndexProblem):
     code = "model-mismatch"
 
 
+class IndexOutdated(IndexProblem):
+    """A version written before reference IDs were keys may hold one ID twice: it still
+    serves searches, but takes no more references."""
+
+    code = "index-outdated"
+
+    def __init__(self, target: str) -> None:
+        super().__init__(
+            f"index {target!r} was built before reference IDs were keys (it may hold an ID "
+            "twice) and takes no more photos: build a new version with "
+            "`geopin index rebuild SOURCE`"
+        )
+
+
 class IndexUnavailable(IndexProblem):
     """The backend did not answer; worth retrying."""
 
@@ -86,10 +110,16 @@ class VectorIndex(Protocol):
         """What this index reads and writes: the alias, or one version by name."""
 
     def ensure(self, dim: int, model_id: str) -> None:
-        """Create the index for vectors of this model when it does not exist yet."""
+        """Create the index for vectors of this model when it does not exist yet; raises
+        ModelMismatch for another model's, IndexOutdated for one that cannot take writes."""
 
-    def add(self, references: Iterable[Reference], model_id: str) -> int:
-        """Write references (idempotent by id); returns how many were written."""
+    def add(
+        self, references: Iterable[Reference], model_id: str, *, replace: bool = False
+    ) -> set[str]:
+        """Write references, one per ID. An ID already held is overwritten (vector, photo and
+        thumbnail) when ``replace``; otherwise it is left as it is and returned among the IDs
+        not written. Two processes adding one ID at once leave one reference either way, and
+        without ``replace`` exactly one of them writes it."""
 
     def search(
         self, vector: np.ndarray, k: int, model_id: str, geo: GeoFilter | None = None
@@ -100,8 +130,9 @@ class VectorIndex(Protocol):
         query still gets k matches when the k nearest overall lie elsewhere.
         """
 
-    def contains(self, keys: Sequence[str]) -> set[str]:
-        """The storage keys among ``keys`` already written, searchable yet or not."""
+    def photos(self, ids: Sequence[str]) -> dict[str, str | None]:
+        """The photo each of these IDs is held with, for the IDs already written, searchable
+        yet or not (None for a reference written without one)."""
 
     def bulk_load(self, force_merge: bool = False) -> AbstractContextManager[None]:
         """A context for a large load: searches of the index may lag behind writes until it

@@ -3,7 +3,8 @@
 The search worker queries an alias; the alias points at a versioned index
 (``<alias>-<model12>-<n>``) whose ``_meta`` records the model that produced its
 vectors, so a query embedded by another model is refused instead of silently
-compared. :mod:`geopin.index.elasticsearch_versions` builds new versions and swaps the alias.
+compared; :mod:`geopin.index.elasticsearch_documents` says what a document holds.
+:mod:`geopin.index.elasticsearch_versions` builds new versions and swaps the alias.
 A server that does not answer, or answers that it cannot now (429, 502-504), is reported as
 IndexUnavailable; other errors (a refused request, say) stay the client's.
 """
@@ -14,7 +15,7 @@ import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import elasticsearch
 import numpy as np
@@ -23,10 +24,19 @@ from elasticsearch import Elasticsearch, helpers
 from geopin.geo import BoundingBox, Circle, GeoFilter, LatLon
 from geopin.index import (
     IndexMissing,
+    IndexOutdated,
     IndexUnavailable,
     Match,
     ModelMismatch,
     Reference,
+    reference_key,
+)
+from geopin.index.elasticsearch_documents import (
+    BY_REFERENCE_ID,
+    KEYED_BY,
+    OPTIONAL_FIELDS,
+    mapping,
+    source,
 )
 from geopin.outages import OutageTranslation
 from geopin.settings import ElasticsearchSettings
@@ -42,8 +52,6 @@ es_outage = OutageTranslation(
         not isinstance(error, elasticsearch.ApiError) or error.meta.status in _BUSY_STATUSES
     ),
 )
-# Fields added after the first release; ensure() adds them to indices created before.
-_OPTIONAL_FIELDS: dict[str, Any] = {"heading": {"type": "float"}, "captured_at": {"type": "date"}}
 _SLOW_REQUEST_S = 3600  # a force-merge of a large index takes minutes
 
 
@@ -91,29 +99,6 @@ class ElasticsearchIndex:
         self.alias = settings.index
         self.target = target or self.alias
 
-    def _mapping(self, dim: int, model_id: str) -> dict[str, Any]:
-        return {
-            "_meta": {"model_id": model_id, "dim": dim},
-            # Vectors are only for kNN: keeping them out of _source saves disk and transfer.
-            "_source": {"excludes": ["embedding"]},
-            "dynamic": "strict",
-            "properties": {
-                "id": {"type": "keyword"},
-                "location": {"type": "geo_point"},
-                "model_id": {"type": "keyword"},
-                **_OPTIONAL_FIELDS,
-                "embedding": {
-                    "type": "dense_vector",
-                    "dims": dim,
-                    "index": True,
-                    # Embeddings are unit vectors, so the dot product is the cosine.
-                    "similarity": "dot_product",
-                    # Set explicitly: the default changed across Elasticsearch versions.
-                    "index_options": {"type": self._settings.index_type.value},
-                },
-            },
-        }
-
     def _meta(self) -> dict[str, Any]:
         try:
             mappings = self._es.indices.get_mapping(index=self.target)
@@ -128,8 +113,9 @@ class ElasticsearchIndex:
     @es_outage
     def ensure(self, dim: int, model_id: str) -> None:
         if self.target != self.alias or self._es.indices.exists_alias(name=self.alias):
-            self._require_model(model_id)
-            self._es.indices.put_mapping(index=self.target, properties=_OPTIONAL_FIELDS)
+            if self._require_model(model_id).get(KEYED_BY) != BY_REFERENCE_ID:
+                raise IndexOutdated(self.target)
+            self._es.indices.put_mapping(index=self.target, properties=OPTIONAL_FIELDS)
             return
         self.create_version(dim, model_id, live=True)
 
@@ -144,55 +130,67 @@ class ElasticsearchIndex:
         index = f"{self.alias}-{model_id[:12]}-{max(numbers, default=0) + 1}"
         self._es.indices.create(
             index=index,
-            mappings=self._mapping(dim, model_id),
+            mappings=mapping(dim, model_id, self._settings.index_type),
             settings={"number_of_shards": 1, "number_of_replicas": 0},
             aliases={self.alias: {"is_write_index": True}} if live else None,
         )
         log.info("created index %s%s", index, f" behind alias {self.alias}" if live else "")
         return index
 
-    def _require_model(self, model_id: str) -> None:
-        indexed_by = self._meta().get("model_id")
+    def _require_model(self, model_id: str) -> dict[str, Any]:
+        """The version's ``_meta``, once it is known to hold vectors of ``model_id``."""
+        meta = self._meta()
+        indexed_by = meta.get("model_id")
         if indexed_by != model_id:
             raise ModelMismatch(
                 f"index {self.target!r} holds vectors of model {indexed_by}, "
                 f"but this query was embedded by model {model_id}; "
                 "rebuild the index with the current model or configure the model it was built with"
             )
+        return meta
 
     @es_outage
-    def add(self, references: Iterable[Reference], model_id: str) -> int:
+    def add(
+        self, references: Iterable[Reference], model_id: str, *, replace: bool = False
+    ) -> set[str]:
+        ids: dict[str, str] = {}  # _id -> reference ID, to name the IDs not written
+
         def actions() -> Iterator[dict[str, Any]]:
             for ref in references:
-                source = {
-                    "id": ref.id,
-                    "location": {"lat": ref.location.lat, "lon": ref.location.lon},
-                    "model_id": model_id,
-                    "embedding": np.asarray(ref.vector, dtype=np.float32).tolist(),
-                    "heading": ref.heading,
-                    "captured_at": ref.captured_at,
-                }
+                ids[ref.storage_key] = ref.id
                 yield {
+                    # "index" overwrites the whole document; "create" refuses an existing _id
+                    # (409) atomically, so of two writers of one ID exactly one succeeds.
+                    "_op_type": "index" if replace else "create",
                     "_index": self.target,
                     "_id": ref.storage_key,
-                    "_source": {k: v for k, v in source.items() if v is not None},
+                    "_source": source(ref, model_id),
                 }
 
-        written, _ = helpers.bulk(self._es, actions(), chunk_size=500, raise_on_error=True)
-        return written
+        _, results = helpers.bulk(self._es, actions(), chunk_size=500, raise_on_error=False)
+        errors = cast(list[dict[str, Any]], results)  # the failed items (a count if stats_only)
+        failed = [item for item in errors if _item(item)["status"] != 409]
+        if failed:
+            raise helpers.BulkIndexError(f"{len(failed)} document(s) failed to index", failed)
+        return {ids[_item(item)["_id"]] for item in errors}  # 409: the _id exists already
+
+    @es_outage
+    def photos(self, ids: Sequence[str]) -> dict[str, str | None]:
+        if not ids:
+            return {}
+        by_key = {reference_key(reference_id): reference_id for reference_id in ids}
+        # mget is real-time: it sees documents written since the last refresh, so a resumed
+        # load skips what a crashed one wrote even while refresh is off.
+        found = self._es.mget(index=self.target, ids=list(by_key), source_includes=["photo"])
+        return {
+            by_key[doc["_id"]]: doc["_source"].get("photo")
+            for doc in found["docs"]
+            if doc.get("found")
+        }
 
     @es_outage
     def refresh(self) -> None:
         self._es.indices.refresh(index=self.target)
-
-    @es_outage
-    def contains(self, keys: Sequence[str]) -> set[str]:
-        if not keys:
-            return set()
-        # mget is real-time: it sees documents written since the last refresh, so a resumed
-        # load skips what a crashed one wrote even while refresh is off.
-        found = self._es.mget(index=self.target, ids=list(keys), source=False)
-        return {doc["_id"] for doc in found["docs"] if doc.get("found")}
 
     @contextmanager
     def bulk_load(self, force_merge: bool = False) -> Iterator[None]:
@@ -275,3 +273,9 @@ class ElasticsearchIndex:
         except IndexMissing as exc:
             return str(exc)
         return None
+
+
+def _item(result: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """A bulk item's outcome, whatever its operation (``{"create": {...}}``)."""
+    (outcome,) = result.values()
+    return outcome

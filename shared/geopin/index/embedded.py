@@ -3,7 +3,8 @@
 It keeps Elasticsearch's model as :mod:`geopin.index.elasticsearch` uses it, so the same
 contract tests pass on both: versions named ``<alias>-<model12>-<n>``, each recording the
 model that filled it; an alias naming the live version, moved in one transaction; writes
-hidden from searches during a bulk load. Search is exact (one matrix product over the
+hidden from searches during a bulk load; one reference per ID, its thumbnail beside it
+(:mod:`geopin.index.embedded_schema`). Search is exact (one matrix product over the
 version's vectors, kept in memory until the version changes): about 60 ms for 100,000
 references of D = 512 on one busy core, with no recall lost to an approximate index.
 The search area is a mask over the candidates before ranking, so a query gets its k
@@ -20,54 +21,25 @@ import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 import numpy as np
 
 from geopin.geo import EARTH_RADIUS_M, BoundingBox, GeoFilter, LatLon
-from geopin.index import IndexMissing, IndexUnavailable, Match, ModelMismatch, Reference
+from geopin.index import (
+    IndexMissing,
+    IndexOutdated,
+    IndexUnavailable,
+    Match,
+    ModelMismatch,
+    Reference,
+    reference_key,
+)
+from geopin.index.embedded_schema import create_version, live_version
 from geopin.outages import OutageTranslation
 from geopin.sqlite import Database
 
 log = logging.getLogger(__name__)
 sqlite_outage = OutageTranslation(sqlite3.OperationalError, IndexUnavailable, "SQLite")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS versions (
-    name TEXT PRIMARY KEY, alias TEXT NOT NULL, number INTEGER NOT NULL, model_id TEXT NOT NULL,
-    dim INTEGER NOT NULL, created_at TEXT NOT NULL, generation INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, name TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS refs (
-    version TEXT NOT NULL, key TEXT NOT NULL, id TEXT NOT NULL, lat REAL NOT NULL,
-    lon REAL NOT NULL, vector BLOB NOT NULL, extra TEXT, searchable INTEGER NOT NULL,
-    PRIMARY KEY (version, key)
-);
-"""
-
-
-def live_version(conn: sqlite3.Connection, alias: str) -> str | None:
-    row = conn.execute("SELECT name FROM aliases WHERE alias = ?", (alias,)).fetchone()
-    return str(row[0]) if row else None
-
-
-def create_version(db: Database, alias: str, dim: int, model_id: str, *, live: bool) -> str:
-    """A new version numbered after every existing one; if ``live``, behind the alias."""
-    with db.transaction() as conn:
-        (last,) = conn.execute(
-            "SELECT coalesce(max(number), 0) FROM versions WHERE alias = ?", (alias,)
-        ).fetchone()
-        name = f"{alias}-{model_id[:12]}-{last + 1}"
-        created = datetime.now(UTC).isoformat(timespec="seconds")
-        conn.execute(
-            "INSERT INTO versions (name, alias, number, model_id, dim, created_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (name, alias, last + 1, model_id, dim, created),
-        )
-        if live:
-            conn.execute("INSERT OR REPLACE INTO aliases VALUES (?, ?)", (alias, name))
-    log.info("created index %s%s", name, f" behind alias {alias}" if live else "")
-    return name
 
 
 @dataclass(frozen=True)
@@ -91,17 +63,17 @@ class EmbeddedIndex:
         self._loading = False
         self._cache: dict[str, _Loaded] = {}
 
-    def _version(self, conn: sqlite3.Connection) -> tuple[str, str, int]:
-        """(name, model_id, generation) of the version this index reads and writes."""
+    def _version(self, conn: sqlite3.Connection) -> tuple[str, str, bool]:
+        """(name, model_id, keyed by ID) of the version this index reads and writes."""
         name = self.target if self.target != self.alias else live_version(conn, self.alias)
         row = conn.execute(
-            "SELECT name, model_id, generation FROM versions WHERE name = ?", (name,)
+            "SELECT name, model_id, keyed_by_id FROM versions WHERE name = ?", (name,)
         ).fetchone()
         if row is None:
             raise IndexMissing(
                 f"no reference index {self.target!r}: add references with `geopin index add`"
             )
-        return str(row[0]), str(row[1]), int(row[2])
+        return str(row[0]), str(row[1]), bool(row[2])
 
     def _require_model(self, conn: sqlite3.Connection, model_id: str) -> str:
         name, indexed_by, _ = self._version(conn)
@@ -118,31 +90,37 @@ class EmbeddedIndex:
         conn = self._db.conn
         if self.target != self.alias or live_version(conn, self.alias) is not None:
             self._require_model(conn, model_id)
+            if not self._version(conn)[2]:
+                raise IndexOutdated(self.target)
             return
         create_version(self._db, self.alias, dim, model_id, live=True)
 
     @sqlite_outage
-    def add(self, references: Iterable[Reference], model_id: str) -> int:
+    def add(
+        self, references: Iterable[Reference], model_id: str, *, replace: bool = False
+    ) -> set[str]:
         searchable = 0 if self._loading else 1
-        with self._db.transaction() as conn:
+        batch = {ref.storage_key: ref for ref in references}
+        with self._db.transaction() as conn:  # the write lock: nobody adds between check and write
             name = self._require_model(conn, model_id)
-            rows = [
-                (
-                    name,
-                    ref.storage_key,
-                    ref.id,
-                    ref.location.lat,
-                    ref.location.lon,
-                    np.ascontiguousarray(ref.vector, dtype="<f4").tobytes(),
-                    json.dumps({"heading": ref.heading, "captured_at": ref.captured_at}),
-                    searchable,
-                )
-                for ref in references
-            ]
-            conn.executemany("INSERT OR REPLACE INTO refs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            held = set() if replace else self._held(conn, name, list(batch))
+            written = [ref for key, ref in batch.items() if key not in held]
+            conn.executemany(
+                "INSERT OR REPLACE INTO refs (version, key, id, lat, lon, vector, extra, "
+                "searchable, photo) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [_row(name, ref, searchable) for ref in written],
+            )
+            conn.executemany(  # a replaced reference's picture goes, even if none replaces it
+                "DELETE FROM thumbnails WHERE version = ? AND key = ?",
+                [(name, ref.storage_key) for ref in written],
+            )
+            conn.executemany(
+                "INSERT INTO thumbnails VALUES (?, ?, ?)",
+                [(name, ref.storage_key, ref.thumbnail) for ref in written if ref.thumbnail],
+            )
             if searchable:
                 _bump(conn, name)
-        return len(rows)
+        return {batch[key].id for key in held}
 
     @sqlite_outage
     def refresh(self) -> None:
@@ -152,17 +130,15 @@ class EmbeddedIndex:
             _bump(conn, name)
 
     @sqlite_outage
-    def contains(self, keys: Sequence[str]) -> set[str]:
-        if not keys:
-            return set()
+    def photos(self, ids: Sequence[str]) -> dict[str, str | None]:
         conn = self._db.conn
         name, _, _ = self._version(conn)
-        marks = ",".join("?" * len(keys))
-        found = conn.execute(
-            f"SELECT key FROM refs WHERE version = ? AND key IN ({marks})",  # noqa: S608 -- only placeholders
-            (name, *keys),
-        )
-        return {str(row[0]) for row in found}
+        by_key = {reference_key(reference_id): reference_id for reference_id in ids}
+        rows = _select_keys(conn, "key, photo", name, list(by_key))
+        return {by_key[str(key)]: None if photo is None else str(photo) for key, photo in rows}
+
+    def _held(self, conn: sqlite3.Connection, name: str, keys: list[str]) -> set[str]:
+        return {str(key) for (key,) in _select_keys(conn, "key", name, keys)}
 
     @contextmanager
     def bulk_load(self, force_merge: bool = False) -> Iterator[None]:
@@ -237,6 +213,50 @@ class EmbeddedIndex:
         except IndexMissing as exc:
             return str(exc)
         return None
+
+
+def _row(name: str, ref: Reference, searchable: int) -> tuple[object, ...]:
+    return (
+        name,
+        ref.storage_key,
+        ref.id,
+        ref.location.lat,
+        ref.location.lon,
+        np.ascontiguousarray(ref.vector, dtype="<f4").tobytes(),
+        json.dumps({"heading": ref.heading, "captured_at": ref.captured_at}),
+        searchable,
+        ref.photo,
+    )
+
+
+def _select_keys(
+    conn: sqlite3.Connection, columns: str, version: str, keys: list[str]
+) -> list[tuple[object, ...]]:
+    """``columns`` of the version's rows whose key is among ``keys``."""
+    if not keys:
+        return []
+    marks = ",".join("?" * len(keys))
+    return conn.execute(
+        f"SELECT {columns} FROM refs WHERE version = ? AND key IN ({marks})",  # noqa: S608 -- our columns, placeholders
+        (version, *keys),
+    ).fetchall()
+
+
+class EmbeddedThumbnails:
+    """The gateway's thumbnails in the embedded index: those of the live version."""
+
+    def __init__(self, db: Database, alias: str) -> None:
+        self._db = db
+        self._alias = alias
+
+    @sqlite_outage
+    def get(self, reference_id: str) -> bytes | None:
+        row = self._db.conn.execute(
+            "SELECT t.jpeg FROM aliases a JOIN thumbnails t ON t.version = a.name "
+            "WHERE a.alias = ? AND t.key = ?",
+            (self._alias, reference_key(reference_id)),
+        ).fetchone()
+        return bytes(row[0]) if row else None
 
 
 def _bump(conn: sqlite3.Connection, name: str) -> None:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 
 from geopin.index import IndexVersion
-from geopin.index.embedded import EmbeddedIndex, create_version, live_version, sqlite_outage
+from geopin.index.embedded import EmbeddedIndex, sqlite_outage
+from geopin.index.embedded_schema import create_version, live_version
 from geopin.sqlite import Database
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ class EmbeddedVersions:
             ]
             for name in doomed:
                 conn.execute("DELETE FROM refs WHERE version = ?", (name,))
+                conn.execute("DELETE FROM thumbnails WHERE version = ?", (name,))
                 conn.execute("DELETE FROM versions WHERE name = ?", (name,))
         if doomed:
             log.info("deleted %s", ", ".join(doomed))

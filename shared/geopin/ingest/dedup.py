@@ -36,14 +36,17 @@ class NearDuplicates:
         self._cell_deg = settings.radius_m / METRES_PER_DEGREE
         self._cells: dict[tuple[int, int], list[_Seen]] = defaultdict(list)
 
-    def find(self, location: LatLon, vector: np.ndarray) -> str | None:
-        """What ``vector`` at ``location`` repeats, described for the report; None if new."""
+    def find(self, id: str, location: LatLon, vector: np.ndarray) -> str | None:
+        """What reference ``id``'s ``vector`` at ``location`` repeats, described for the
+        report; None if new. The reference it replaces, indexed under the same ID, does not
+        count: a photo may replace a near-identical one."""
         for seen in self._nearby(location):
             cosine = float(np.dot(seen.vector, vector))
             if cosine >= self._settings.min_cosine:
                 return self._describe(seen.id, cosine, haversine_m(location, seen.location))
         area = Circle(location, self._settings.radius_m)
-        for match in self._index.search(vector, 1, self._model_id, geo=area):
+        nearest = self._index.search(vector, 2, self._model_id, geo=area)
+        for match in [match for match in nearest if match.id != id][:1]:
             if match.score >= self._settings.min_cosine:
                 return self._describe(match.id, match.score, haversine_m(location, match.location))
         return None

@@ -8,9 +8,11 @@ and report. Photos are read from their paths, so workers must see the same files
 volume or mount).
 
 Tasks are acknowledged late and may run twice; that is harmless: documents are keyed by
-content, and the ledger counts a photo once however often it is recorded. Photos are sorted
-by place before they are split, so near-duplicates mostly meet inside one task (two tasks
-running at once do not see each other's unrefreshed writes).
+reference ID, a second write of the same photo finds it indexed, and the ledger counts a
+photo once however often it is recorded. Photos that repeat an earlier one's ID are refused
+before the split (:func:`~.outcomes.first_of_each_id`), so no two tasks of a run write one
+ID. Photos are sorted by place before they are split, so near-duplicates mostly meet inside
+one task (two tasks running at once do not see each other's unrefreshed writes).
 """
 
 from __future__ import annotations
@@ -28,15 +30,15 @@ import redis
 from celery import Celery
 
 from geopin.geo import LatLon
-from geopin.index import ModelMismatch, VectorIndex
-from geopin.ingest.run import BatchEmbedder, Ingestion, Options, Outcome
+from geopin.index import IndexOutdated, ModelMismatch, VectorIndex
+from geopin.ingest.outcomes import Outcome
+from geopin.ingest.run import BatchEmbedder, Ingestion, Options
 from geopin.ingest.sources import Candidate
 from geopin.jobs import StoreUnavailable
 from geopin.model.info import ModelInfo
 from geopin.outages import OutageTranslation
 from geopin.queue.names import INGEST_TASK
 from geopin.settings import Settings
-from geopin.thumbnails import ThumbnailStore
 
 LEDGER_TTL_S = 7 * 24 * 3600
 _redis_outage = OutageTranslation(redis.RedisError, StoreUnavailable, "Redis")
@@ -129,21 +131,21 @@ def ingest_share(
     embedder: BatchEmbedder,
     model: ModelInfo,
     index: VectorIndex,
-    thumbnails: ThumbnailStore,
 ) -> None:
     """A worker's part of a run: its photos ingested into ``index``, outcomes in the ledger.
 
-    A worker whose model did not build the index records every photo as refused rather than
-    failing the task, so the run still ends and its report says why.
+    A worker whose model did not build the index, or an index that takes no more photos,
+    records every photo as refused rather than failing the task, so the run still ends and
+    its report says why.
     """
     candidates = [candidate_from_json(photo) for photo in photos]
     try:
         index.ensure(model.dim, model.model_id)
-    except ModelMismatch as exc:
+    except (ModelMismatch, IndexOutdated) as exc:
         for candidate in candidates:
             ledger.record(Outcome(candidate, exc.code, str(exc)))
         return
     ingestion = Ingestion(
-        settings, embedder, index, model.model_id, ledger.record, thumbnails, Options(**options)
+        settings, embedder, index, model.model_id, ledger.record, Options(**options)
     )
     ingestion.run(candidates)

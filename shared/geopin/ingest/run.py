@@ -2,27 +2,28 @@
 
 Photos move through the run in batches of ``ingest.batch_size``:
 
-1. read the bytes; the document key is the sha256 of those bytes, so a photo already in the
-   index (a re-run, or a run resumed after a crash) is skipped before any decoding;
+1. read the bytes, whose sha256 identifies the photo; an ID the index already holds for the
+   same photo (a re-run, or a run resumed after a crash) is skipped before any decoding, and
+   one it holds for another photo is refused, or replaced when asked (``Options.replace``);
 2. decode (corrupt and truncated files are refused here), locate (manifest or EXIF GPS);
 3. quality control (:mod:`.quality`);
 4. preprocess and embed, equal shapes sharing one inference call;
 5. skip near-duplicates (:mod:`.dedup`), then write in bulk.
 
-Each photo ends with one :class:`Outcome`, handed to ``on_outcome`` as soon as it is final
-(for indexed photos, once their bulk write returned): the CLI writes them to the JSONL report
-and the progress bar, a distributed run to Redis.
+An ID names one photo: of candidates that share an ID, the first is ingested and the others
+refused. Each photo ends with one :class:`~.outcomes.Outcome`, handed to ``on_outcome`` as
+soon as it is final (for written photos, once their bulk write returned): the CLI writes
+them to the JSONL report and the progress bar, a distributed run to Redis.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from dataclasses import dataclass, replace
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,13 +39,20 @@ from geopin.images import (
 from geopin.index import Reference, VectorIndex
 from geopin.ingest.dedup import NearDuplicates
 from geopin.ingest.exif import read_tags
+from geopin.ingest.outcomes import (
+    ALREADY_INDEXED,
+    ID_TAKEN,
+    INDEXED,
+    REPLACED,
+    TAKEN,
+    Outcome,
+    Summary,
+    first_of_each_id,
+)
 from geopin.ingest.quality import inspect
 from geopin.ingest.sources import Candidate
 from geopin.settings import Settings
-from geopin.thumbnails import ThumbnailStore, thumbnail_jpeg
-
-INDEXED = "indexed"
-ALREADY_INDEXED = "already-indexed"
+from geopin.thumbnails import thumbnail_jpeg
 
 
 class BatchEmbedder(Protocol):
@@ -52,58 +60,14 @@ class BatchEmbedder(Protocol):
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What became of one photo: ``indexed``, ``already-indexed``, or why it was refused."""
-
-    candidate: Candidate
-    status: str
-    detail: str = ""
-
-    @property
-    def refused(self) -> bool:
-        return self.status not in (INDEXED, ALREADY_INDEXED)
-
-    def record(self) -> dict[str, str]:
-        """The photo's line in the JSONL report."""
-        return {
-            "path": str(self.candidate.path),
-            "origin": self.candidate.origin,
-            "id": self.candidate.id,
-            "reason": self.status,
-            "detail": self.detail,
-        }
-
-
-@dataclass
-class Summary:
-    counts: Counter[str] = field(default_factory=Counter)
-    stage_s: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
-
-    def add(self, outcome: Outcome) -> None:
-        self.counts[outcome.status] += 1
-
-    def public(self) -> dict[str, Any]:
-        refused = {
-            k: v for k, v in sorted(self.counts.items()) if k not in (INDEXED, ALREADY_INDEXED)
-        }
-        return {
-            "photos": sum(self.counts.values()),
-            "indexed": self.counts[INDEXED],
-            "already_indexed": self.counts[ALREADY_INDEXED],
-            "refused": sum(refused.values()),
-            "refused_by_reason": refused,
-            "stage_s": {k: round(v, 3) for k, v in self.stage_s.items()},
-        }
-
-
-@dataclass(frozen=True)
 class Options:
     quality: bool = True  # run quality control
     dedup: bool = True  # skip near-duplicates
+    replace: bool = False  # a photo replaces another indexed under its ID, instead of refused
 
 
 def content_key(data: bytes) -> str:
-    """The document key of a photo: indexing the same bytes again overwrites, never duplicates."""
+    """What identifies a photo (``Reference.photo``): the same bytes added again are known."""
     return hashlib.sha256(data).hexdigest()[:32]
 
 
@@ -117,7 +81,6 @@ class Ingestion:
         index: VectorIndex,
         model_id: str,
         on_outcome: Callable[[Outcome], None],
-        thumbnails: ThumbnailStore,
         options: Options = Options(),
     ) -> None:
         self._settings = settings
@@ -126,16 +89,17 @@ class Ingestion:
         self._model_id = model_id
         self._on_outcome = on_outcome
         self._options = options
-        self._thumbnails = thumbnails
         self._duplicates = NearDuplicates(settings.dedup, index, model_id)
-        self._keys_seen: set[str] = set()
-        self._pending: list[tuple[Candidate, Reference]] = []
+        self._pending: list[tuple[Candidate, Reference, str]] = []
         self.summary = Summary()
 
     def run(self, candidates: Sequence[Candidate]) -> Summary:
+        unique, repeats = first_of_each_id(candidates)
+        for outcome in repeats:
+            self._finish(outcome.candidate, outcome.status, outcome.detail)
         step = self._settings.ingest.batch_size
-        for start in range(0, len(candidates), step):
-            self._batch(candidates[start : start + step])
+        for start in range(0, len(unique), step):
+            self._batch(unique[start : start + step])
         self._flush()
         return self.summary
 
@@ -155,22 +119,33 @@ class Ingestion:
     def _batch(self, candidates: Sequence[Candidate]) -> None:
         with self._stage("read"):
             loaded = self._read(candidates)
-            present = self._index.contains([key for _, key, _ in loaded])
-        ready: list[tuple[Candidate, Reference, npt.NDArray[np.float32]]] = []
-        for candidate, key, data in loaded:
-            if key in present or key in self._keys_seen:
-                self._finish(candidate, ALREADY_INDEXED)
-                continue
-            self._keys_seen.add(key)
-            prepared = self._prepare(candidate, key, data)
+            held = self._index.photos([candidate.id for candidate, _, _ in loaded])
+        ready: list[tuple[Candidate, Reference, str, npt.NDArray[np.float32]]] = []
+        for candidate, photo, data in loaded:
+            status = self._write_status(candidate, photo, held)
+            prepared = self._prepare(candidate, photo, data) if status else None
             if prepared is not None:
-                ready.append((candidate, *prepared))
+                reference, pixels = prepared
+                ready.append((candidate, reference, status, pixels))
         if not ready:
             return
         with self._stage("embed"):
             vectors = self._embedder.embed_batch([pixels for *_, pixels in ready])
-        for (candidate, reference, _), vector in zip(ready, vectors, strict=True):
-            self._accept(candidate, replace(reference, vector=vector))
+        for (candidate, reference, status, _), vector in zip(ready, vectors, strict=True):
+            self._accept(candidate, replace(reference, vector=vector), status)
+
+    def _write_status(self, candidate: Candidate, photo: str, held: dict[str, str | None]) -> str:
+        """INDEXED or REPLACED for a photo to write; "" once it has ended here: the index
+        holds its ID for this photo already, or for another one and it may not replace it."""
+        if candidate.id not in held:
+            return INDEXED
+        if held[candidate.id] == photo:
+            self._finish(candidate, ALREADY_INDEXED)
+        elif self._options.replace:
+            return REPLACED
+        else:
+            self._finish(candidate, ID_TAKEN, TAKEN)
+        return ""
 
     def _read(self, candidates: Sequence[Candidate]) -> list[tuple[Candidate, str, bytes]]:
         loaded = []
@@ -184,7 +159,7 @@ class Ingestion:
         return loaded
 
     def _prepare(
-        self, candidate: Candidate, key: str, data: bytes
+        self, candidate: Candidate, photo: str, data: bytes
     ) -> tuple[Reference, npt.NDArray[np.float32]] | None:
         """Decode, locate, check and preprocess one photo; None (and an outcome) if refused."""
         with self._stage("decode"):
@@ -209,30 +184,32 @@ class Ingestion:
             if verdict is not None:
                 self._finish(candidate, verdict.defect.value, verdict.detail)
                 return None
-        with self._stage("thumbnail"):
-            jpeg = thumbnail_jpeg(image, self._settings.thumbnails.max_side)
-            self._thumbnails.put(candidate.id, jpeg)
+        thumbnail = None
+        if self._settings.thumbnails.enabled:
+            with self._stage("thumbnail"):
+                thumbnail = thumbnail_jpeg(image, self._settings.thumbnails.max_side)
         with self._stage("preprocess"):
             pixels = to_model_input(resized_for_model(image, self._settings.images))
         reference = Reference(
             id=candidate.id,
             location=location,
             vector=np.empty(0, dtype=np.float32),  # filled in once the batch is embedded
-            key=key,
+            photo=photo,
+            thumbnail=thumbnail,
             heading=heading,
             captured_at=captured_at,
         )
         return reference, pixels
 
-    def _accept(self, candidate: Candidate, reference: Reference) -> None:
+    def _accept(self, candidate: Candidate, reference: Reference, status: str) -> None:
         if self._options.dedup and self._settings.dedup.enabled:
             with self._stage("dedup"):
-                repeats = self._duplicates.find(reference.location, reference.vector)
+                repeats = self._duplicates.find(reference.id, reference.location, reference.vector)
             if repeats is not None:
                 self._finish(candidate, "near-duplicate", repeats)
                 return
             self._duplicates.remember(reference.id, reference.location, reference.vector)
-        self._pending.append((candidate, reference))
+        self._pending.append((candidate, reference, status))
         if len(self._pending) >= self._settings.ingest.write_batch:
             self._flush()
 
@@ -240,9 +217,17 @@ class Ingestion:
         if not self._pending:
             return
         with self._stage("write"):
-            self._index.add([reference for _, reference in self._pending], self._model_id)
-        for candidate, _ in self._pending:
-            self._finish(candidate, INDEXED)
+            references = [reference for _, reference, _ in self._pending]
+            # IDs another process wrote since they were looked up: the index kept its photo.
+            kept = self._index.add(references, self._model_id, replace=self._options.replace)
+            now = self._index.photos(sorted(kept)) if kept else {}
+        for candidate, reference, status in self._pending:
+            if reference.id not in kept:
+                self._finish(candidate, status)
+            elif now.get(reference.id) == reference.photo:
+                self._finish(candidate, ALREADY_INDEXED)
+            else:
+                self._finish(candidate, ID_TAKEN, TAKEN)
         self._pending.clear()
 
 

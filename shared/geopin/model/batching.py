@@ -3,12 +3,12 @@
 An embedding worker runs one Celery task per job, each in its own thread. Every task
 preprocesses its photo and hands the pixels to one :class:`MicroBatcher`, which gathers
 requests for up to ``max_wait_s`` or ``max_batch`` photos, stacks those of equal shape
-and runs the network once per shape. On a GPU that multiplies throughput; on a CPU it
-costs next to nothing. It waits only while another photo is on its way (``coming``: being
-decoded by another task), so a photo that comes alone is run at once, not ``max_wait_s``
-later. Each task still acknowledges its own message after its own result
-is stored, so a worker killed mid-batch loses no job: every task of the batch is
-delivered again.
+and runs the network once per shape (more often when their pixels pass a cap). On a GPU
+that multiplies throughput; on a CPU it costs next to nothing. It waits only while another
+photo is on its way (``coming``: being decoded by another task), so a photo that comes alone
+is run at once, not ``max_wait_s`` later. Each task still acknowledges its own message after
+its own result is stored, so a worker killed mid-batch loses no job: every task of the batch
+is delivered again.
 """
 
 from __future__ import annotations
@@ -31,6 +31,19 @@ Pixels = npt.NDArray[np.float32]
 RunBatch = Callable[[Pixels], Pixels]
 
 
+def images_per_call(shape: tuple[int, ...], max_batch: int, max_pixels: int | None) -> int:
+    """How many images of ``shape`` [3, H, W] one inference call may take.
+
+    On a CPU the activations of a call live in the worker's memory, in proportion to the pixels
+    it carries: capping those, rather than only the count, bounds memory whatever sizes arrive.
+    A single image always fits, whatever its size.
+    """
+    if max_pixels is None:
+        return max_batch
+    height, width = shape[-2:]
+    return max(1, min(max_batch, max_pixels // (height * width)))
+
+
 @dataclass(frozen=True)
 class _Request:
     pixels: Pixels
@@ -47,13 +60,16 @@ class MicroBatcher:
         max_wait_s: float,
         on_batch: Callable[[int], None] = lambda _: None,
         coming: Callable[[], int] = lambda: 1,
+        max_batch_pixels: int | None = None,
     ) -> None:
         """``coming`` counts the photos about to be submitted; by default one always is, so
-        every batch waits up to ``max_wait_s``."""
+        every batch waits up to ``max_wait_s``. ``max_batch_pixels`` caps the pixels of one
+        inference call (None: no cap)."""
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._run = run
         self._max_batch = max_batch
+        self._max_batch_pixels = max_batch_pixels
         self._max_wait_s = max_wait_s
         self._on_batch = on_batch
         self._coming = coming
@@ -80,8 +96,11 @@ class MicroBatcher:
             batch, closing = self._gather(first)
             # Equal shapes stack into one tensor; sorting keeps each shape's requests together.
             batch.sort(key=lambda r: r.pixels.shape)
-            for _, same_shape in groupby(batch, key=lambda r: r.pixels.shape):
-                self._run_group(list(same_shape))
+            for shape, same_shape in groupby(batch, key=lambda r: r.pixels.shape):
+                group = list(same_shape)
+                step = images_per_call(shape, self._max_batch, self._max_batch_pixels)
+                for start in range(0, len(group), step):
+                    self._run_group(group[start : start + step])
             if closing:
                 return
 

@@ -11,9 +11,10 @@ from concurrent.futures import Future
 import numpy as np
 import numpy.typing as npt
 
-from geopin.images import preprocess
+from geopin.images import declared_pixels, preprocess
 from geopin.jobs import QueryVector
-from geopin.model.batching import MicroBatcher
+from geopin.model.batching import MicroBatcher, images_per_call
+from geopin.model.budget import PixelBudget
 from geopin.model.info import ModelInfo
 from geopin.model.session import OnnxSession
 from geopin.settings import ImageSettings, ModelSettings
@@ -24,7 +25,8 @@ class Embedder:
 
     With ``max_batch`` above 1, photos embedded from several threads at once share
     inference calls through a :class:`MicroBatcher`, which waits for companions only while
-    some photo is still being decoded here (``_preparing``).
+    some photo is still being decoded here (``_preparing``). Photos decoded at once share a
+    :class:`PixelBudget` of ``max_pixels``: as much as one photo at the limit needs.
     """
 
     def __init__(
@@ -43,6 +45,7 @@ class Embedder:
         self._batcher: MicroBatcher | None = None
         self._lock = threading.Lock()
         self._preparing = 0  # photos being decoded, not yet handed to the batcher
+        self._decoding = PixelBudget(images.max_pixels)
 
     def _load(self) -> tuple[OnnxSession, MicroBatcher | None]:
         with self._lock:
@@ -54,7 +57,8 @@ class Embedder:
                         self._model_settings.max_batch,
                         self._model_settings.max_wait_ms / 1000,
                         self._on_batch,
-                        lambda: self._preparing,
+                        coming=lambda: self._preparing,
+                        max_batch_pixels=self._model_settings.max_batch_pixels,
                     )
             return self._session, self._batcher
 
@@ -71,7 +75,7 @@ class Embedder:
         session, batcher = self._load()  # loaded before the clock starts
         started = time.perf_counter()
         if batcher is None:
-            (vector,) = session.run(preprocess(data, self._image_settings)[np.newaxis])
+            (vector,) = session.run(self._preprocess(data)[np.newaxis])
         else:
             vector = self._submit(batcher, data).result(timeout=self._timeout_s)
         # The graph ends in an L2 normalisation; renormalising in float64 guards against
@@ -85,10 +89,15 @@ class Embedder:
         with self._lock:
             self._preparing += 1
         try:
-            return batcher.submit(preprocess(data, self._image_settings))
+            return batcher.submit(self._preprocess(data))
         finally:
             with self._lock:
                 self._preparing -= 1
+
+    def _preprocess(self, data: bytes) -> npt.NDArray[np.float32]:
+        settings = self._image_settings
+        with self._decoding.reserve(declared_pixels(data, settings.max_pixels)):
+            return preprocess(data, settings)
 
     def embed_batch(self, pixels: Sequence[npt.NDArray[np.float32]]) -> list[np.ndarray]:
         """Unit embeddings of preprocessed images [3, H, W], in their order.
@@ -102,8 +111,9 @@ class Embedder:
         by_shape: dict[tuple[int, ...], list[int]] = defaultdict(list)
         for position, image in enumerate(pixels):
             by_shape[image.shape].append(position)
-        step = self._model_settings.max_batch
-        for positions in by_shape.values():
+        model = self._model_settings
+        for shape, positions in by_shape.items():
+            step = images_per_call(shape, model.max_batch, model.max_batch_pixels)
             for start in range(0, len(positions), step):
                 chunk = positions[start : start + step]
                 batch = session.run(np.stack([pixels[i] for i in chunk])).astype(np.float64)

@@ -74,7 +74,7 @@ def _options(name: str, *, fp16: bool, cache_dir: Path) -> ProviderOptions:
     return {}
 
 
-def session_options(intra_op_threads: int) -> ort.SessionOptions:
+def session_options(intra_op_threads: int, *, cpu_arena: bool) -> ort.SessionOptions:
     """Session options for one CosPlace network serving one request stream per process.
 
     - ``intra_op_num_threads``: the setting; 0 lets ONNX Runtime use one thread per core,
@@ -83,9 +83,13 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
       independent nodes in parallel has nothing to overlap and would only add threads.
     - every graph optimisation (``ORT_ENABLE_ALL``): Conv+BatchNorm+ReLU fusion and, on CPU,
       the blocked NCHWc layout are where most of the CPU speed comes from.
-    - CPU memory arena and memory pattern on (ONNX Runtime's defaults, set here on purpose):
-      the resize policy keeps input shapes few and bounded, so the arena's peak is bounded by
-      the largest batch and the per-shape allocation plan is reused from the second call.
+    - CPU memory arena as ``cpu_arena`` says (on by default): it keeps every block it grew by,
+      in power-of-two steps, so a worker holds up to about twice its largest call's activations
+      for good, a bound only because the pixels of a call are capped; without it every call
+      maps and faults in its activations afresh, which halved the embedding rate. Neither
+      changes a number the network computes.
+    - memory pattern on: each input shape's allocation plan is worked out once, so a call makes
+      one large allocation for its activations instead of one per tensor.
     - inference threads sleep rather than spin between pieces of work
       (``session.intra_op.allow_spinning`` = 0; ONNX Runtime spins by default,
       https://onnxruntime.ai/docs/performance/tune-performance/threading.html): a worker
@@ -99,7 +103,7 @@ def session_options(intra_op_threads: int) -> ort.SessionOptions:
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.enable_cpu_mem_arena = True
+    options.enable_cpu_mem_arena = cpu_arena
     options.enable_mem_pattern = True
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options

@@ -44,7 +44,7 @@ class OnnxSession:
         model: str | bytes = _fp16_copy(path) if plan.fp16_graph else str(path)
         self._session = ort.InferenceSession(
             model,
-            session_options(settings.intra_op_threads),
+            session_options(settings.intra_op_threads, cpu_arena=settings.cpu_arena),
             providers=plan.names,
             provider_options=plan.options,
         )

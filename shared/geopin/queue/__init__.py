@@ -26,12 +26,14 @@ import sqlite3
 from typing import Any
 
 from celery import Celery, chain
+from celery.signals import worker_init
 from kombu.exceptions import OperationalError
 
 from geopin.backends import uses_redis
 from geopin.outages import OutageTranslation
 from geopin.per_process import process_settings
 from geopin.queue import sqlite as embedded_broker
+from geopin.queue.broker_loss import WORKER_OPTIONS, refuse_unworkable_pool
 from geopin.queue.names import (
     EMBED_QUEUE,
     EMBED_TASK,
@@ -86,7 +88,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
         "worker_prefetch_multiplier": 1,
-        "worker_cancel_long_running_tasks_on_connection_loss": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": (
+            settings.celery.cancel_tasks_on_connection_loss
+        ),
         "task_soft_time_limit": settings.celery.soft_time_limit_s,
         "task_time_limit": settings.celery.hard_time_limit_s,
         # Set on each task when the app binds it, so declaring a task reads no settings. A
@@ -137,8 +141,10 @@ def make_celery(settings: Settings, name: str = "geopin") -> Celery:
 
 # The workers' app. Celery calls a callable given to add_defaults only when it first needs
 # its configuration, so importing this module reads no settings and opens no connection.
+# Workers wait out a broker outage where other processes answer at once (broker_loss).
 app = Celery("geopin")
-app.add_defaults(lambda: celery_config(process_settings()))
+app.add_defaults(lambda: {**celery_config(process_settings()), **WORKER_OPTIONS})
+worker_init.connect(refuse_unworkable_pool, weak=False)
 
 
 @_broker_outage

@@ -192,6 +192,13 @@ class Transport(virtual.Transport):  # type: ignore[misc]
     polling_interval = 1.0
     # How long a consumer with no room for another task waits before handing control back.
     room_check_s = 0.005
+    # A file locked past the busy timeout is this transport's broker outage. Declared a
+    # recoverable connection error, kombu retries a publish by the retry policy and Celery's
+    # consumer reconnects, rather than failing the task in hand or stopping the worker. (A
+    # transport that leaves the recoverable ones undeclared gets one reconnection only.)
+    connection_errors = (*virtual.Transport.connection_errors, sqlite3.OperationalError)
+    recoverable_connection_errors = connection_errors
+    recoverable_channel_errors = ()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

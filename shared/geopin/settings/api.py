@@ -129,6 +129,15 @@ class LimitSettings(BaseModel):
     retry_after_s: int = Field(
         5, ge=1, description="Retry-After of a 503 (a full queue, or a backend down), seconds."
     )
+    drain_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description=(
+            "A request body up to this size that the gateway answers without reading (413, 401, "
+            "415, 429, 503) is read and discarded first, so a client that sends all before it "
+            "reads still gets the answer; a larger one is cut off (docs/deployment.md)."
+        ),
+    )
 
     @field_validator("submit", "read")
     @classmethod
@@ -138,29 +147,61 @@ class LimitSettings(BaseModel):
 
 
 class LocationSettings(BaseModel):
-    """The consensus location estimate of a job (shared/geopin/location.py, docs/location.md)."""
+    """The location estimate of a job (shared/geopin/location.py, docs/location.md).
 
+    The defaults of ``temperature``, ``overrule_factor`` and the calibration were chosen on
+    the dense street benchmark (bench/dense_street.py) with the default model; another model
+    or reference set may want its own, measured the same way.
+    """
+
+    candidates: int = Field(
+        20,
+        ge=1,
+        le=TOP_K_MAX,
+        description="Matches the estimate is computed from, whatever top_k a job asks to see.",
+    )
     cluster_radius_m: float = Field(
         50.0, gt=0, description="Matches this close to a candidate centre vote for it, metres."
     )
     temperature: float = Field(
-        0.05,
+        0.01,
         gt=0,
         description="Score gap that weighs a match e times less than the best (softmax).",
+    )
+    overrule_factor: float = Field(
+        2.0,
+        ge=1,
+        description=(
+            "How many times the weight of the top match's cluster another cluster needs "
+            "to be chosen instead."
+        ),
     )
     min_radius_m: float = Field(
         25.0, ge=0, description="Smallest uncertainty radius an estimate claims, metres."
     )
+    calibration_intercept: float = Field(
+        -0.05,
+        description=(
+            "Confidence = sigmoid(intercept + slope * logit(share)), share being the "
+            "winning cluster's part of the matches' weight."
+        ),
+    )
+    calibration_slope: float = Field(
+        0.85,
+        gt=0,
+        description="See calibration_intercept; above 0, so confidence rises with the share.",
+    )
 
 
 class ThumbnailSettings(BaseModel):
-    """Small copies of reference photos, written at ingestion, shown by the web page."""
+    """Small copies of reference photos, kept in the reference index at ingestion, shown by
+    the web page."""
 
-    dir: Path | None = Field(
-        Path(".cache/thumbnails"),
+    enabled: bool = Field(
+        True,
         description=(
-            "Folder of reference thumbnails, shared by ingestion and the gateway "
-            "(a shared volume when they run apart); unset: none are kept."
+            "Keep a thumbnail of each reference photo with it in the reference index "
+            "(a JPEG of about 4-11 KB at 256 px); off: none are kept and the page shows none."
         ),
     )
     max_side: int = Field(256, ge=16, le=1024, description="Longest side of a thumbnail, pixels.")
@@ -191,5 +232,13 @@ class MetricsSettings(BaseModel):
         description=(
             "Port on which a worker serves /metrics; 0: none. The gateway serves /metrics on "
             "its own port whatever this says."
+        ),
+    )
+    restarts_dir: Path | None = Field(
+        None,
+        description=(
+            "Folder where `geopin up` and `scripts/up` count the restarts of each process they "
+            "supervise; the gateway reports them as geopin_supervisor_restarts_total. Unset: "
+            "none counted (`geopin up` uses <data folder>/restarts, `scripts/up` .run/restarts)."
         ),
     )

@@ -67,6 +67,23 @@ class ModelSettings(BaseModel):
             "Most photos one inference call embeds; an embed worker runs twice as many threads."
         ),
     )
+    max_batch_pixels: int = Field(
+        1_050_000,
+        ge=1,
+        description=(
+            "Most pixels (photos times height times width, after resizing) one inference call "
+            "takes: on a CPU it bounds the memory of the activations (docs/runtime.md); 3 photos "
+            "at 512x683, 2 at 512x1024. A larger single photo still runs, alone. Raise it on GPUs."
+        ),
+    )
+    cpu_arena: bool = Field(
+        True,
+        description=(
+            "ONNX Runtime's CPU memory arena: it keeps the largest call's activations, rounded up "
+            "to a power of two, for good; off, the worker holds less but embeds about half as "
+            "fast (docs/runtime.md)."
+        ),
+    )
     max_wait_ms: float = Field(
         10.0,
         ge=0,

@@ -99,6 +99,14 @@ class CelerySettings(BaseModel):
             "it held go back on their queues; at least two heartbeats."
         ),
     )
+    cancel_tasks_on_connection_loss: bool = Field(
+        False,
+        description=(
+            "Stop the tasks a worker runs when it loses the broker (they are delivered again). "
+            "Needs a pool that can stop a task (prefork, gevent, eventlet): a worker on threads, "
+            "as GeoPin's are, refuses to start with it."
+        ),
+    )
 
     @model_validator(mode="after")
     def _limits_are_ordered(self) -> CelerySettings:

@@ -7,7 +7,8 @@
   de-duplication off, so every database photo is there), then each query submitted as a real
   job over HTTP; it measures what users get, approximate kNN, rescoring and all.
 
-Both compute the consensus estimate from the same number of matches (the largest N of recall).
+Both compute the location estimate as the service does, from ``GEOPIN_LOCATION__CANDIDATES``
+matches whatever number recall looks at.
 """
 
 from __future__ import annotations
@@ -20,11 +21,11 @@ from geopin.client import GeoPinClient
 from geopin.geo import LatLon
 from geopin.images import ImageRejected, decode_image, resized_for_model, to_model_input
 from geopin.index import Match, VectorIndex
-from geopin.ingest.run import BatchEmbedder, Ingestion, Options, Outcome
+from geopin.ingest.outcomes import Outcome
+from geopin.ingest.run import BatchEmbedder, Ingestion, Options
 from geopin.ingest.sources import Candidate
-from geopin.location import consensus
+from geopin.location import consensus, matches_to_fetch
 from geopin.settings import Settings
-from geopin.thumbnails import ThumbnailStore
 
 from geopin_tools.evaluation.recall import (
     RECALL_AT,
@@ -67,7 +68,7 @@ def rank_in_process(
 ) -> list[Ranking]:
     database = embed_images(dataset.database, embedder, settings, progress)
     queries = embed_images(dataset.queries, embedder, settings, progress)
-    nearest = exact_ranking(database, queries, TOP_K)
+    nearest = exact_ranking(database, queries, matches_to_fetch(TOP_K, settings.location))
     rankings = []
     for query, row in zip(queries, nearest, strict=True):
         matches = [
@@ -75,7 +76,8 @@ def rank_in_process(
             for i in row
         ]
         estimate = consensus(matches, settings.location)
-        rankings.append(Ranking([int(i) for i in row], estimate.location if estimate else None))
+        positions = [int(i) for i in row[:TOP_K]]
+        rankings.append(Ranking(positions, estimate.location if estimate else None))
     return rankings
 
 
@@ -85,7 +87,6 @@ def index_database(
     model_id: str,
     index: VectorIndex,
     settings: Settings,
-    thumbnails: ThumbnailStore,
     progress: Progress,
 ) -> None:
     """Every database photo into ``index`` (idempotent: a second run skips them all)."""
@@ -98,7 +99,7 @@ def index_database(
 
     with index.bulk_load():
         options = Options(quality=False, dedup=False)
-        Ingestion(settings, embedder, index, model_id, record, thumbnails, options).run(candidates)
+        Ingestion(settings, embedder, index, model_id, record, options).run(candidates)
 
 
 def rank_through_service(

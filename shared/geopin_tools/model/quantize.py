@@ -37,8 +37,17 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from geopin_tools.model.onnx_builder import INPUT_NAME, model_identity, write_model
 
-# The backbone's ops (after batch-norm folding); each ReLU folds into its conv's int8 range.
-BACKBONE_OPS = ("Conv", "Relu", "Add", "MaxPool")
+# The backbone's ops (after batch-norm folding). Each ReLU, and each Clip (EfficientNet-Lite's
+# ReLU6), folds into its conv's int8 output range; a Clip left out stayed in FP32 between a
+# dequantise and a quantise after every conv, which made the default model no faster than
+# FP32 and less accurate (docs/benchmarks.md, "int8 on real photos").
+BACKBONE_OPS = ("Conv", "Relu", "Clip", "Add", "MaxPool")
+# Leading convolutions kept in FP32, by backbone. Nearly all of the default model's int8 error
+# enters in its first six (the stem and the first two blocks, at 1/2 and 1/4 resolution, where
+# most activations are small against the uint8 step of ReLU6's range); in FP32 they keep
+# top-10 overlap above 0.95 for a smaller loss of speed than any other split measured
+# (docs/benchmarks.md, "int8 on real photos").
+FLOAT_LEADING_CONVS = {"EfficientNet-Lite0": 6}
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class QuantizedModel:
     model_id: str
     parent_model_id: str
     calibration_images: int
+    float_convs: int
 
 
 class _Photos(CalibrationDataReader):  # type: ignore[misc]
@@ -70,8 +80,12 @@ def quantize_int8(
     source: str | os.PathLike[str],
     target: str | os.PathLike[str],
     calibration: Sequence[npt.NDArray[np.float32]],
+    float_convs: int | None = None,
 ) -> QuantizedModel:
     """Write the int8 model of ``source`` to ``target`` (atomically), calibrated on the inputs.
+
+    The first ``float_convs`` convolutions stay FP32 (default: the backbone's entry in
+    :data:`FLOAT_LEADING_CONVS`, else none).
 
     Activation ranges are the min and max seen over the calibration inputs (a few dozen
     photos suffice for MinMax). ONNX Runtime would keep every intermediate tensor of every
@@ -82,18 +96,22 @@ def quantize_int8(
         raise ValueError("int8 calibration needs at least one photo")
     parent = onnx.load(source, load_external_data=False)
     metadata = {prop.key: prop.value for prop in parent.metadata_props}
+    if float_convs is None:
+        float_convs = FLOAT_LEADING_CONVS.get(metadata.get("geopin.backbone", ""), 0)
     with tempfile.TemporaryDirectory(prefix="geopin-int8-") as work:
         folded = Path(work, "folded.onnx")
         quantized = Path(work, "int8.onnx")
         # Shapes are inferred by ONNX itself (every CosPlace op has inference), so the
         # symbolic pass and its sympy dependency are not needed.
         quant_pre_process(source, folded, skip_symbolic_shape=True)
+        convs = [node.name for node in onnx.load(folded).graph.node if node.op_type == "Conv"]
         quantize_static(
             folded,
             quantized,
             _Photos(calibration),
             quant_format=QuantFormat.QDQ,
             op_types_to_quantize=list(BACKBONE_OPS),
+            nodes_to_exclude=convs[:float_convs],
             per_channel=True,  # each conv filter its own scale: the accuracy ResNets need
             # uint8 activations with int8 weights is what x86 int8 kernels (VNNI) run fastest.
             activation_type=QuantType.QUInt8,
@@ -104,7 +122,10 @@ def quantize_int8(
         model = onnx.load(quantized)
     weights = {tensor.name: numpy_helper.to_array(tensor) for tensor in model.graph.initializer}
     result = QuantizedModel(
-        model_identity(weights), metadata.get("geopin.model_id", "unknown"), len(calibration)
+        model_identity(weights),
+        metadata.get("geopin.model_id", "unknown"),
+        len(calibration),
+        min(float_convs, len(convs)),
     )
     description = metadata.get("geopin.description", "CosPlace")
     del model.metadata_props[:]
@@ -117,7 +138,8 @@ def quantize_int8(
             "geopin.precision": "int8",
             "geopin.quantization": (
                 "ONNX Runtime static QDQ: per-channel int8 weights, uint8 activations, "
-                f"MinMax ranges from {len(calibration)} calibration photos; head in FP32"
+                f"MinMax ranges from {len(calibration)} calibration photos; first "
+                f"{result.float_convs} convolutions and the head in FP32"
             ),
             "geopin.description": f"{description} (int8)",
         },

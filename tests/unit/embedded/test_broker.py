@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from geopin.queue import sqlite as broker
@@ -21,9 +23,11 @@ def _connection(database: Path, visibility_timeout: float = 3600) -> Connection:
     return Connection(f"{broker.SCHEME}://", transport_options=options)
 
 
-def _send(database: Path, body: str) -> None:
+def _send(database: Path, *bodies: str) -> None:
     with _connection(database) as conn:
-        conn.SimpleQueue(QUEUE).put(body)
+        queue = conn.SimpleQueue(QUEUE)
+        for body in bodies:
+            queue.put(body)
 
 
 def test_an_acknowledged_message_is_gone(tmp_path: Path) -> None:
@@ -150,3 +154,67 @@ def test_a_doorbell_rung_with_no_consumer_is_harmless(tmp_path: Path) -> None:
     ring(fifo_path(tmp_path / "q.db", "embed"))  # no FIFO yet
     _send(tmp_path / "q.db", "job-1")  # rings too, with no one waiting
     assert broker.queue_length(tmp_path / "q.db", "embed") == 1
+
+
+def test_a_message_rejected_for_requeue_is_offered_again_before_later_ones(
+    tmp_path: Path,
+) -> None:
+    _send(tmp_path / "q.db", "job-1", "job-2")
+    with _connection(tmp_path / "q.db") as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        rejected = queue.get(timeout=1)
+        assert rejected.payload == "job-1"
+        rejected.reject(requeue=True)
+        again = queue.get(timeout=1)
+        assert again.payload == "job-1"
+        again.ack()
+    assert broker.queue_length(tmp_path / "q.db", "embed") == 1  # job-2, still waiting
+
+
+def test_a_message_rejected_without_requeue_is_never_offered_again(tmp_path: Path) -> None:
+    _send(tmp_path / "q.db", "job-1")
+    with _connection(tmp_path / "q.db", visibility_timeout=0.2) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        queue.get(timeout=1).reject()
+        time.sleep(0.3)  # past the visibility timeout, which brings back what is only taken
+        with pytest.raises(queue.Empty):
+            queue.get(timeout=0.5)
+    assert broker.queue_length(tmp_path / "q.db", "embed") == 0
+
+
+def _consume(database: Path, start_together: Any, results: Any) -> None:
+    """One consumer process: takes messages until the queue stays empty, acknowledging each,
+    then sends back what it took."""
+    taken = []
+    with _connection(database) as conn:
+        queue = conn.SimpleQueue(QUEUE)
+        start_together.wait()
+        while True:
+            try:
+                message = queue.get(timeout=1)
+            except queue.Empty:
+                break
+            taken.append(message.payload)
+            message.ack()
+    results.put(taken)
+
+
+def test_two_consumers_on_one_queue_get_each_message_exactly_once(tmp_path: Path) -> None:
+    sent = [f"job-{n}" for n in range(300)]
+    _send(tmp_path / "q.db", *sent)
+    # Two processes polling as fast as they can, as two workers on one data folder would:
+    # each with its own SQLite connection, racing for the same rows.
+    spawn = multiprocessing.get_context("spawn")
+    start_together, results = spawn.Barrier(2), spawn.Queue()
+    consumers = [
+        spawn.Process(target=_consume, args=(tmp_path / "q.db", start_together, results))
+        for _ in range(2)
+    ]
+    for consumer in consumers:
+        consumer.start()
+    taken = [results.get(timeout=120) for _ in consumers]
+    for consumer in consumers:
+        consumer.join(timeout=10)
+    assert sorted(taken[0] + taken[1]) == sorted(sent)  # none twice, none lost
+    assert all(taken), "one consumer took every message: the two never competed"
+    assert broker.queue_length(tmp_path / "q.db", "embed") == 0

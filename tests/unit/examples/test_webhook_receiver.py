@@ -1,7 +1,8 @@
-"""The example receiver accepts what GeoPin signs and refuses everything else."""
+"""The example receiver accepts what GeoPin signs, once per webhook-id, and refuses the rest."""
 
 from __future__ import annotations
 
+import pytest
 from geopin.webhooks.signing import new_secret, payload, signed_headers
 
 from examples.webhook_receiver import create_app
@@ -11,11 +12,22 @@ JOB = {"job_id": "j1", "status": "failed", "error": {"code": "timeout", "message
 BODY = payload(JOB, "failed", "2026-01-01T00:00:00.000Z")
 
 
-def test_signed_webhook_is_accepted_once_and_acknowledged_again() -> None:
+def _handled(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What the receiver acted on: it logs each job it handles."""
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("job ")]
+
+
+def test_a_repeated_webhook_id_is_acknowledged_but_handled_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     client = create_app(SECRET).test_client()
     headers = signed_headers("msg_1", BODY, [SECRET])
     assert client.post("/geopin", data=BODY, headers=headers).status_code == 204
-    assert client.post("/geopin", data=BODY, headers=headers).status_code == 204
+    assert client.post("/geopin", data=BODY, headers=headers).status_code == 204  # a retry
+    assert _handled(caplog) == ["job j1 failed: timeout"]
+    another = signed_headers("msg_2", BODY, [SECRET])
+    assert client.post("/geopin", data=BODY, headers=another).status_code == 204
+    assert _handled(caplog) == ["job j1 failed: timeout"] * 2
 
 
 def test_forged_or_unsigned_webhook_is_refused() -> None:

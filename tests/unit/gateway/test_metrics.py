@@ -3,7 +3,10 @@ job health the shared stores keep (stuck jobs, failures by code, redeliveries, o
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -13,6 +16,7 @@ from geopin.jobs import StoreUnavailable
 from geopin.liveness import REDELIVERIES
 from geopin.metrics import JobHealth, QueueDepths
 from geopin.settings import Mode, Settings
+from geopin.supervisor import RestartCounts
 from geopin.wiring import job_store, liveness
 from geopin_gateway.app import create_app
 from PIL import Image
@@ -104,3 +108,37 @@ def test_a_job_store_that_cannot_be_read_does_not_break_the_scrape(app: Flask) -
     text = response.get_data(as_text=True)
     assert "geopin_oldest_running_job_age_seconds" not in text
     assert 'geopin_queue_length{queue="embed"} 7.0' in text
+
+
+def test_restarts_counted_by_a_supervisor_are_reported_when_its_folder_is_set(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "restarts"
+    RestartCounts(folder).record("embedder", 2)
+    supervised = create_app(
+        Settings(mode=Mode.EMBEDDED, data_dir=tmp_path, metrics={"restarts_dir": folder})
+    )
+    text = supervised.test_client().get("/metrics").get_data(as_text=True)
+    assert 'geopin_supervisor_restarts_total{service="embedder"} 2.0' in text
+    alone = create_app(Settings(mode=Mode.EMBEDDED, data_dir=tmp_path))
+    assert "geopin_supervisor_restarts" not in alone.test_client().get("/metrics").get_data(
+        as_text=True
+    )
+
+
+def test_the_gateway_imports_with_a_multiprocess_folder_that_does_not_exist_yet(
+    tmp_path: Path,
+) -> None:
+    # The image points PROMETHEUS_MULTIPROC_DIR into a fresh tmpfs; a gunicorn worker imports
+    # the app, and so defines every metric, before anything else could create the folder.
+    folder = tmp_path / "prometheus"
+    result = subprocess.run(
+        [sys.executable, "-c", "import geopin_gateway.app"],
+        env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert folder.is_dir()

@@ -12,7 +12,8 @@ from geopin.index import Match, Reference
 
 
 class MemoryIndex:
-    """Exact search over a dict; ``fail_after`` writes, it raises (a crash mid-run)."""
+    """Exact search over a dict by reference ID; ``fail_after`` writes, it raises (a crash
+    mid-run)."""
 
     def __init__(self, fail_after: int | None = None) -> None:
         self.docs: dict[str, Reference] = {}
@@ -23,14 +24,16 @@ class MemoryIndex:
     def ensure(self, dim: int, model_id: str) -> None:
         pass
 
-    def add(self, references: Iterable[Reference], model_id: str) -> int:
+    def add(
+        self, references: Iterable[Reference], model_id: str, *, replace: bool = False
+    ) -> set[str]:
         batch = list(references)
         if self.fail_after is not None and self.writes >= self.fail_after:
             raise ConnectionError("the index went away")
         self.writes += 1
-        for ref in batch:
-            self.docs[ref.storage_key] = ref
-        return len(batch)
+        held = {ref.id for ref in batch if ref.id in self.docs and not replace}
+        self.docs.update({ref.id: ref for ref in batch if ref.id not in held})
+        return held
 
     def search(
         self, vector: np.ndarray, k: int, model_id: str, geo: GeoFilter | None = None
@@ -39,8 +42,8 @@ class MemoryIndex:
         scored = sorted(inside, key=lambda ref: -float(np.dot(ref.vector, vector)))
         return [Match(r.id, r.location, float(np.dot(r.vector, vector))) for r in scored[:k]]
 
-    def contains(self, keys: Sequence[str]) -> set[str]:
-        return set(keys) & set(self.docs)
+    def photos(self, ids: Sequence[str]) -> dict[str, str | None]:
+        return {id: self.docs[id].photo for id in ids if id in self.docs}
 
     @contextmanager
     def bulk_load(self, force_merge: bool = False) -> Iterator[None]:

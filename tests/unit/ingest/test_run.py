@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from geopin.geo import LatLon
-from geopin.ingest.run import Ingestion, Options, Outcome, Summary
+from geopin.index import Reference
+from geopin.ingest.outcomes import Outcome, Summary
+from geopin.ingest.run import Ingestion, Options
 from geopin.ingest.sources import Candidate
 from geopin.settings import Settings
-from geopin.thumbnails import NoThumbnails
 from PIL import ImageFilter
 
 from tests.support.factories import encode, geotagged, place_photo
@@ -34,9 +37,8 @@ def _run(
     candidates: list[Candidate], index: MemoryIndex, options: Options | None = None
 ) -> tuple[Summary, list[Outcome]]:
     outcomes: list[Outcome] = []
-    ingestion = Ingestion(
-        SETTINGS, PixelEmbedder(), index, "m", outcomes.append, NoThumbnails(), options or Options()
-    )
+    options = options or Options()
+    ingestion = Ingestion(SETTINGS, PixelEmbedder(), index, "m", outcomes.append, options)
     summary = ingestion.run(candidates)
     return summary, outcomes
 
@@ -107,13 +109,101 @@ def test_a_crashed_run_resumes_without_duplicates_or_re_embedding(tmp_path: Path
     assert len(index.docs) == 8
 
 
-def test_document_keys_come_from_the_bytes_and_ids_from_the_source(tmp_path: Path) -> None:
+def test_references_are_keyed_by_the_source_id_and_name_their_photo_by_its_bytes(
+    tmp_path: Path,
+) -> None:
     data = encode(place_photo(3))
     index = MemoryIndex()
     _run([_photo(tmp_path, "a.jpg", data)], index)
     (stored,) = index.docs.values()
     assert stored.id == "a.jpg"
-    assert stored.key == hashlib.sha256(data).hexdigest()[:32]
+    assert stored.photo == hashlib.sha256(data).hexdigest()[:32]
+
+
+def _photo_key(candidate: Candidate) -> str:
+    return hashlib.sha256(candidate.path.read_bytes()).hexdigest()[:32]
+
+
+def _same_id(folder: Path, name: str, seed: int, quality: int = 90) -> Candidate:
+    """Photo ``name`` under the ID "place"."""
+    (folder / name).write_bytes(encode(place_photo(seed), quality=quality))
+    return Candidate(folder / name, origin=name, id="place", location=AMSTERDAM)
+
+
+def test_another_photo_under_an_indexed_id_is_refused_and_the_first_one_kept(
+    tmp_path: Path,
+) -> None:
+    index = MemoryIndex()
+    _run([_same_id(tmp_path, "first.jpg", 1)], index)
+    first = index.docs["place"]
+    summary, (outcome,) = _run([_same_id(tmp_path, "second.jpg", 2)], index)
+    assert (outcome.status, outcome.refused) == ("id-taken", True)
+    assert "--replace" in outcome.detail
+    assert index.docs == {"place": first}
+    assert summary.public()["refused_by_reason"] == {"id-taken": 1}
+
+
+def test_with_replace_another_photo_takes_the_place_of_the_indexed_one(tmp_path: Path) -> None:
+    index = MemoryIndex()
+    _run([_same_id(tmp_path, "first.jpg", 4)], index)
+    first = index.docs["place"]
+    # The same view re-encoded: a near-duplicate of the photo it replaces, which is no reason
+    # to refuse it.
+    again = _same_id(tmp_path, "again.jpg", 4, quality=60)
+    summary, (outcome,) = _run([again], index, Options(replace=True))
+    assert outcome.status == "replaced"
+    (stored,) = index.docs.values()
+    assert stored.photo != first.photo
+    assert stored.thumbnail != first.thumbnail
+    public = summary.public()
+    assert (public["indexed"], public["replaced"], public["refused"]) == (1, 1, 0)
+
+
+def test_photos_that_repeat_an_id_in_one_source_are_refused_the_first_kept(
+    tmp_path: Path,
+) -> None:
+    candidates = [
+        _same_id(tmp_path, "first.jpg", 1),
+        _photo(tmp_path, "other.jpg", encode(place_photo(2)), _place(2)),
+        _same_id(tmp_path, "second.jpg", 3),
+    ]
+    index = MemoryIndex()
+    _, outcomes = _run(candidates, index, Options(replace=True))
+    status = {o.candidate.origin: (o.status, o.detail) for o in outcomes}
+    assert status["second.jpg"] == (
+        "repeated-id",
+        "first.jpg has this id first; an id names one photo",
+    )
+    assert status["first.jpg"][0] == status["other.jpg"][0] == "indexed"
+    assert index.docs["place"].photo == _photo_key(candidates[0])
+
+
+class _RacedIndex(MemoryIndex):
+    """Another process writes ``taken`` between this run's look-up and its write."""
+
+    def __init__(self, taken: Reference) -> None:
+        super().__init__()
+        self._taken: Reference | None = taken
+
+    def add(
+        self, references: Iterable[Reference], model_id: str, *, replace: bool = False
+    ) -> set[str]:
+        if self._taken is not None:
+            self.docs[self._taken.id], self._taken = self._taken, None
+        return super().add(references, model_id, replace=replace)
+
+
+@pytest.mark.parametrize(("same_photo", "status"), [(True, "already-indexed"), (False, "id-taken")])
+def test_an_id_another_process_wrote_meanwhile_is_not_overwritten(
+    tmp_path: Path, same_photo: bool, status: str
+) -> None:
+    candidate = _same_id(tmp_path, "mine.jpg", 1)
+    photo = _photo_key(candidate)
+    theirs = Reference("place", AMSTERDAM, np.ones(1), photo=photo if same_photo else "theirs")
+    index = _RacedIndex(theirs)
+    _, (outcome,) = _run([candidate], index)
+    assert outcome.status == status
+    assert index.docs["place"] is theirs
 
 
 def test_near_duplicates_close_by_are_skipped_far_ones_kept(tmp_path: Path) -> None:
@@ -178,6 +268,6 @@ def test_equal_shapes_are_embedded_together(tmp_path: Path) -> None:
         _photo(tmp_path, f"p{i}.jpg", encode(place_photo(i)), _place(i)) for i in range(4)
     ]
     embedder = PixelEmbedder()
-    ingestion = Ingestion(SETTINGS, embedder, MemoryIndex(), "m", lambda _: None, NoThumbnails())
+    ingestion = Ingestion(SETTINGS, embedder, MemoryIndex(), "m", lambda _: None)
     ingestion.run(candidates)
     assert embedder.calls == [4]

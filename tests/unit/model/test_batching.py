@@ -124,3 +124,22 @@ def test_a_batch_waits_for_a_photo_that_is_still_being_decoded() -> None:
     assert second.result(30) == pytest.approx([96.0])
     assert model.batch_shapes == [(2, 3, 4, 4)]
     batcher.close()
+
+
+def test_a_call_carries_no_more_pixels_than_the_cap_but_a_larger_image_still_runs() -> None:
+    gate = threading.Event()
+    model = RecordingModel(gate)
+    # 4x4 images: three fit a cap of 50 pixels; a 4x16 image (64 pixels) is above it alone.
+    batcher = MicroBatcher(model, max_batch=8, max_wait_s=0.05, max_batch_pixels=50)
+    batcher.submit(_image(0))
+    assert model.entered.wait(5)
+    futures = [batcher.submit(_image(1)) for _ in range(7)] + [batcher.submit(_image(1, 4, 16))]
+    gate.set()
+    assert [f.result(5)[0] for f in futures] == [48.0] * 7 + [192.0]
+    batcher.close()
+    assert sorted(model.batch_shapes[1:]) == [
+        (1, 3, 4, 4),
+        (1, 3, 4, 16),
+        (3, 3, 4, 4),
+        (3, 3, 4, 4),
+    ]

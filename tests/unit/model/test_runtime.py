@@ -70,15 +70,16 @@ def test_fp16_without_a_gpu_provider_is_ignored_and_said_so() -> None:
 
 
 def test_session_options_run_one_chain_of_nodes_with_every_optimisation() -> None:
-    options = session_options(intra_op_threads=3)
+    options = session_options(intra_op_threads=3, cpu_arena=True)
     assert options.intra_op_num_threads == 3
     assert options.inter_op_num_threads == 1
     assert options.execution_mode == ort.ExecutionMode.ORT_SEQUENTIAL
     assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     assert options.enable_cpu_mem_arena
     assert options.enable_mem_pattern
+    assert not session_options(intra_op_threads=3, cpu_arena=False).enable_cpu_mem_arena
 
 
 def test_inference_threads_sleep_instead_of_spinning_between_work() -> None:
-    options = session_options(intra_op_threads=0)
+    options = session_options(intra_op_threads=0, cpu_arena=True)
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"

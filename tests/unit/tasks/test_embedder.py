@@ -3,17 +3,23 @@ embedded job store and model presence, with a fake model."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import geopin_embedder.tasks as embedder_tasks
+import numpy as np
 import pytest
 from celery.signals import worker_init
 from geopin.jobs import JobStatus, JobStore, StoreUnavailable
 from geopin.model.info import ModelInfo
+from geopin.per_process import process_settings
 from geopin.settings import Settings
 from geopin.wiring import presence
 from prometheus_client import REGISTRY
 
+from tests.support.factories import encode, place_photo
 from tests.unit.test_pipeline import CountingEmbedder, RecordingNotifier
 
 MODEL = ModelInfo("model-a", "fake", 4, trained=False, description="a fake", kind="cosplace")
@@ -51,6 +57,19 @@ class FlakyStore:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+class StalledSession:
+    """An inference session that answers only once ``release`` is set."""
+
+    info = MODEL
+
+    def __init__(self, release: threading.Event) -> None:
+        self._release = release
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self._release.wait(timeout=30)
+        return np.ones((len(batch), MODEL.dim), dtype=np.float32)
 
 
 def use_embedder(monkeypatch: pytest.MonkeyPatch, embedder: FakeEmbedder) -> FakeEmbedder:
@@ -171,3 +190,36 @@ def test_the_worker_loads_and_announces_its_model_before_the_first_job(
     (announced,) = presence(worker_process).loaded_models()
     assert announced["model_id"] == MODEL.model_id
     assert REGISTRY.get_sample_value("geopin_model_load_seconds") is not None
+
+
+@pytest.fixture
+def stalled_model(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The real Embedder over a session that stalls until the test ends."""
+    release = threading.Event()
+    monkeypatch.setattr(
+        "geopin.model.embedder.OnnxSession", lambda settings: StalledSession(release)
+    )
+    yield
+    release.set()
+
+
+def test_an_embedding_that_outlasts_the_time_limit_fails_the_job_as_timed_out(
+    store: JobStore,
+    stalled_model: None,
+    notifier: RecordingNotifier,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The embedder runs in Celery's thread pool, where Celery enforces no time limit: the
+    # worker's wait for its batched inference is what the soft time limit bounds.
+    limits = {"SOFT_TIME_LIMIT_S": "1", "HARD_TIME_LIMIT_S": "2", "VISIBILITY_TIMEOUT_S": "3"}
+    for name, seconds in limits.items():
+        monkeypatch.setenv(f"GEOPIN_CELERY__{name}", seconds)
+    process_settings.forget()  # the worker reads its settings again, with these limits
+    job = store.create(encode(place_photo(1)), 3)
+    started = time.monotonic()
+    assert embedder_tasks.embed.apply(args=(job.job_id,)).state == "FAILURE"
+    assert time.monotonic() - started < 20  # the stalled session would hold it 30 s
+    failed = store.get(job.job_id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error.code == "timeout"
+    assert [j.job_id for j in notifier.started] == [job.job_id]
