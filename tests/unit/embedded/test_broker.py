@@ -196,6 +196,9 @@ def _consume(database: Path, start_together: Any, results: Any) -> None:
                 break
             taken.append(message.payload)
             message.ack()
+            # A worker spends a while on each message: on a loaded machine, without this
+            # pause one process can drain the queue before the other is even scheduled.
+            time.sleep(0.005)
     results.put(taken)
 
 
